@@ -1,0 +1,133 @@
+"""The ORM schema. Changes here need an Alembic revision in core/migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+IMAGE_STATUSES = ("ok", "missing", "unreadable")
+LABEL_SOURCES = ("human", "import", "prediction")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Task(Base):
+    """A binary question asked of every image ("car?")."""
+
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    position: Mapped[int]
+    colour: Mapped[str | None] = mapped_column(String(16))
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Image(Base):
+    """An image file, recorded where it lies; the content hash recognises it."""
+
+    __tablename__ = "image"
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'missing', 'unreadable')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    """Absolute path, POSIX separators."""
+    root: Mapped[str] = mapped_column(Text)
+    """The folder it was imported from (its parent for single files)."""
+    rel_path: Mapped[str] = mapped_column(Text, index=True)
+    """``path`` relative to ``root``; label files name images this way."""
+    name: Mapped[str] = mapped_column(Text, index=True)
+    """The bare file name, for matching when it is unique in the project."""
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    file_mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int]
+    """Pixels, after EXIF orientation is applied."""
+    height: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    status_note: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Label(Base):
+    """A known cell: image × task is present (1) or absent (0). No row means unknown."""
+
+    __tablename__ = "label"
+    __table_args__ = (
+        CheckConstraint("value IN (0, 1)", name="value"),
+        Index("ix_label_task_value", "task_id", "value", "image_id"),
+    )
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    value: Mapped[int]
+    annotator: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LabelEvent(Base):
+    """Append-only history: every change of every cell, with old and new value."""
+
+    __tablename__ = "label_event"
+    __table_args__ = (Index("ix_label_event_image_task", "image_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    old_value: Mapped[int | None]
+    new_value: Mapped[int | None]
+    annotator: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    batch: Mapped[str | None] = mapped_column(String(32))
+    """Changes made in one transaction share a batch id (a bulk edit, a file import)."""

@@ -1,0 +1,67 @@
+"""Schema version check and Alembic migrations, applied when a project opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from core.errors import ProjectError, SchemaTooNewError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config_for_scripts()).get_current_head()
+    assert head is not None
+    return head
+
+
+def alembic_config_for_scripts() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema(engine: Engine, where: str) -> bool:
+    """Bring the schema to this program's head; return True if it migrated.
+
+    A database whose revision this program does not know was written by a
+    newer mtlabel: refuse it and leave it untouched.
+    """
+    scripts = ScriptDirectory.from_config(alembic_config_for_scripts())
+    head = scripts.get_current_head()
+    current = current_revision(engine)
+    if current == head:
+        return False
+    if current is not None:
+        known = {rev.revision for rev in scripts.walk_revisions()}
+        if current not in known:
+            raise SchemaTooNewError(
+                f"{where} was written by a newer version of mtlabel (schema {current}); "
+                f"this version understands schema up to {head}. Upgrade mtlabel to open it; "
+                "the project was not changed."
+            )
+    elif inspect(engine).get_table_names():
+        raise ProjectError(
+            f"{where} holds a database that is not an mtlabel project (it has tables but "
+            "no mtlabel schema version); it was not changed."
+        )
+    command.upgrade(alembic_config(engine), "head")
+    return True

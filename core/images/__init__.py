@@ -1,0 +1,1 @@
+"""Image files: safe decoding and import into a project."""
