@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import LABEL_SOURCES, Image, Label, LabelEvent, Task, utcnow
@@ -53,7 +53,9 @@ class TaskCounts:
 
 
 def check_value(value: object) -> CellValue:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value in (0, 1)):
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and value in (0, 1)
+    ):
         return value
     raise UserError(f"a label is 1 (present), 0 (absent) or None (unknown), not {value!r}")
 
@@ -123,7 +125,7 @@ def set_cells_in_session(
     inserts = [c for c in changes if c.old is None]
     updates = [c for c in changes if c.old is not None and c.new is not None]
     deletes = [c for c in changes if c.new is None]
-    label = Label.__table__
+    label = cast(Table, Label.__table__)
     if inserts:
         session.execute(
             insert(label),
@@ -150,7 +152,7 @@ def set_cells_in_session(
             [{"i": c.image_id, "t": c.task_id} for c in deletes],
         )
     session.execute(
-        insert(LabelEvent.__table__),
+        insert(cast(Table, LabelEvent.__table__)),
         [
             {"image_id": c.image_id, "task_id": c.task_id, "old_value": c.old,
              "new_value": c.new, "annotator": who(c)[0], "source": source, "at": who(c)[1],

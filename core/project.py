@@ -102,9 +102,7 @@ class Project:
         if not isinstance(url, str):
             raise ProjectError(f"{folder / PROJECT_FILE}: database_url must be a string")
         if url.startswith("sqlite") and not os.access(folder, os.W_OK):
-            raise ProjectError(
-                f"{folder} is read-only: mtlabel needs to write its database there"
-            )
+            raise ProjectError(f"{folder} is read-only: mtlabel needs to write its database there")
         engine = make_engine(url)
         try:
             ensure_schema(engine, str(folder))

@@ -74,9 +74,7 @@ class Image(Base):
     """An image file, recorded where it lies; the content hash recognises it."""
 
     __tablename__ = "image"
-    __table_args__ = (
-        CheckConstraint("status IN ('ok', 'missing', 'unreadable')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('ok', 'missing', 'unreadable')", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(Text, unique=True)

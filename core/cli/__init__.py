@@ -1,0 +1,1 @@
+"""The ``mtlabel`` command line."""

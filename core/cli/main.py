@@ -1,0 +1,71 @@
+"""``mtlabel``: the command line. Each subcommand lives in a small module.
+
+User errors print one line on stderr and exit 1; nothing prints a traceback
+at a user. An unexpected error (a bug) prints one line and writes the
+traceback to a log file whose path the line names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
+
+from core import __version__
+from core.cli import cmd_labels, cmd_project
+from core.errors import UserError
+
+EXIT_USER_ERROR = 1
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtlabel",
+        description="Multi-task image labelling with partial labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtlabel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cmd_project.register(sub)
+    cmd_labels.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+        return result
+    except UserError as exc:
+        print(f"mtlabel: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("mtlabel: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OperationalError as exc:
+        print(f"mtlabel: database error: {exc.orig}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (OSError, sqlite3.Error) as exc:
+        print(f"mtlabel: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug: keep the traceback, but not in the user's face
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="mtlabel-crash-", suffix=".log", delete=False
+        ) as log:
+            traceback.print_exc(file=log)
+        print(
+            f"mtlabel: internal error: {type(exc).__name__}: {exc} (details in {log.name})",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""``mtlabel init / tasks / stats`` as a user types them, and how errors look."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.core.cli.conftest import Cli
+
+
+def test_init_then_tasks_and_stats(cli: Cli, tmp_path: Path) -> None:
+    proj = tmp_path / "my project"
+    r = cli("init", proj, "--task", "pedestrian", "--task", "car")
+    assert r.code == 0 and "created project" in r.out
+    assert cli("tasks", "add", proj, "stop sign").code == 0
+    assert cli("tasks", "rename", proj, "car", "vehicle").code == 0
+    assert cli("tasks", "move", proj, "stop sign", "0").code == 0
+    assert cli("tasks", "archive", proj, "pedestrian").code == 0
+    listed = cli("tasks", "list", proj, "--all", "--json").json()
+    assert [(t["name"], t["archived"]) for t in listed] == [
+        ("stop sign", False),
+        ("pedestrian", True),
+        ("vehicle", False),
+    ]
+    stats = cli("stats", proj, "--json").json()
+    assert stats["images"] == 0
+    assert [t["name"] for t in stats["tasks"]] == ["stop sign", "vehicle"]
+    text = cli("stats", proj)
+    assert "stop sign" in text.out and "unknown" in text.out
+
+
+def test_user_errors_are_one_line_with_exit_1(cli: Cli, tmp_path: Path) -> None:
+    r = cli("stats", tmp_path / "nowhere")
+    assert r.code == 1
+    assert r.err.startswith("mtlabel: error:") and r.err.count("\n") == 1
+    assert "Traceback" not in r.err
+    cli("init", tmp_path / "p", "--task", "a")
+    r = cli("tasks", "add", tmp_path / "p", "A")
+    assert r.code == 1 and "already exists" in r.err
+    r = cli("tasks", "rename", tmp_path / "p", "zzz", "b")
+    assert r.code == 1 and "no task 'zzz'" in r.err
+    r = cli("init", tmp_path / "p")
+    assert r.code == 1 and "already holds" in r.err
+
+
+def test_console_script_is_installed_and_reports_errors_cleanly(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("mtlabel")
+    assert exe.exists(), "pip install -e . should install the mtlabel console script"
+    ok = subprocess.run([exe, "init", tmp_path / "p", "--task", "x", "--json"],
+                        capture_output=True, text=True)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([exe, "stats", tmp_path / "missing"], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("mtlabel: error:") and "Traceback" not in bad.stderr

@@ -1,0 +1,28 @@
+"""Test helpers shared by several test modules."""
+
+from __future__ import annotations
+
+from core.db.models import Image
+from core.project import Project
+
+
+def add_fake_images(project: Project, count: int, root: str = "/data") -> list[int]:
+    """Image rows without files behind them, for label-store tests."""
+    with project.transaction() as session:
+        rows = [
+            Image(
+                path=f"{root}/img_{i:05d}.jpg",
+                root=root,
+                rel_path=f"img_{i:05d}.jpg",
+                name=f"img_{i:05d}.jpg",
+                content_hash=f"{root}-{i}".encode().hex().ljust(64, "0")[:64],
+                file_size=1000,
+                file_mtime_ns=0,
+                width=64,
+                height=48,
+            )
+            for i in range(count)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [r.id for r in rows]
