@@ -130,20 +130,32 @@ def set_cells_in_session(
         session.execute(
             insert(label),
             [
-                {"image_id": c.image_id, "task_id": c.task_id, "value": c.new,
-                 "annotator": who(c)[0], "source": source, "updated_at": who(c)[1]}
+                {
+                    "image_id": c.image_id,
+                    "task_id": c.task_id,
+                    "value": c.new,
+                    "annotator": who(c)[0],
+                    "source": source,
+                    "updated_at": who(c)[1],
+                }
                 for c in inserts
             ],
-        )  # fmt: skip
+        )
     if updates:
         session.execute(
             update(label)
             .where(and_(label.c.image_id == bindparam("i"), label.c.task_id == bindparam("t")))
-            .values(value=bindparam("v"), annotator=bindparam("a"), source=source,
-                    updated_at=bindparam("at")),
-            [{"i": c.image_id, "t": c.task_id, "v": c.new, "a": who(c)[0], "at": who(c)[1]}
-             for c in updates],
-        )  # fmt: skip
+            .values(
+                value=bindparam("v"),
+                annotator=bindparam("a"),
+                source=source,
+                updated_at=bindparam("at"),
+            ),
+            [
+                {"i": c.image_id, "t": c.task_id, "v": c.new, "a": who(c)[0], "at": who(c)[1]}
+                for c in updates
+            ],
+        )
     if deletes:
         session.execute(
             delete(label).where(
@@ -154,12 +166,19 @@ def set_cells_in_session(
     session.execute(
         insert(cast(Table, LabelEvent.__table__)),
         [
-            {"image_id": c.image_id, "task_id": c.task_id, "old_value": c.old,
-             "new_value": c.new, "annotator": who(c)[0], "source": source, "at": who(c)[1],
-             "batch": batch}
+            {
+                "image_id": c.image_id,
+                "task_id": c.task_id,
+                "old_value": c.old,
+                "new_value": c.new,
+                "annotator": who(c)[0],
+                "source": source,
+                "at": who(c)[1],
+                "batch": batch,
+            }
             for c in changes
         ],
-    )  # fmt: skip
+    )
     return changes
 
 
@@ -367,7 +386,15 @@ def history(
         if task_id is not None:
             query = query.where(LabelEvent.task_id == task_id)
         return [
-            LabelEventInfo(e.image_id, e.task_id, e.old_value, e.new_value, e.annotator,
-                           e.source, e.at, e.batch)
+            LabelEventInfo(
+                e.image_id,
+                e.task_id,
+                e.old_value,
+                e.new_value,
+                e.annotator,
+                e.source,
+                e.at,
+                e.batch,
+            )
             for e in session.scalars(query)
-        ]  # fmt: skip
+        ]

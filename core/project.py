@@ -10,7 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -105,7 +106,7 @@ class Project:
             raise ProjectError(f"{folder} is read-only: mtlabel needs to write its database there")
         engine = make_engine(url)
         try:
-            ensure_schema(engine, str(folder))
+            ensure_schema(engine, str(folder), before_upgrade=_sqlite_backup(engine, folder))
         except (OperationalError, DatabaseError) as exc:
             engine.dispose()
             raise ProjectError(f"cannot open the database of {folder}: {exc.orig}") from exc
@@ -114,7 +115,11 @@ class Project:
             raise
         for sub in (CACHE_DIR, RUNS_DIR):
             (folder / sub).mkdir(exist_ok=True)
-        return cls(folder, engine, annotator or default_annotator())
+        project = cls(folder, engine, annotator or default_annotator())
+        from core.runs import reap_dead_runs
+
+        reap_dead_runs(project)
+        return project
 
     # -- use ---------------------------------------------------------------------
 
@@ -145,6 +150,20 @@ class Project:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _sqlite_backup(engine: Engine, folder: Path) -> Callable[[str], None] | None:
+    """Before a migration, copy a SQLite database to ``mtlabel.db.schema-<rev>.bak``."""
+    if engine.url.get_backend_name() != "sqlite" or not engine.url.database:
+        return None
+    database = engine.url.database
+
+    def backup(revision: str) -> None:
+        target = folder / f"{DB_FILE}.schema-{revision}.bak"
+        with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+
+    return backup
 
 
 def _read_settings(folder: Path) -> dict[str, Any]:

@@ -16,11 +16,16 @@ Subparsers = Any  # argparse's private _SubParsersAction
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("init", help="create a project folder with its tasks")
     p.add_argument("path", help="project folder (created if needed)")
-    p.add_argument("--task", action="append", default=[], metavar="NAME",
-                   help="a task (binary question); repeat for several")  # fmt: skip
+    p.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a task (binary question); repeat for several",
+    )
     p.add_argument("--db-url", help="SQLAlchemy URL of the database (default: SQLite in PATH)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=run_init)
+    p.set_defaults(handler=run_init)
 
     tasks = sub.add_parser("tasks", help="list, add, rename, archive or reorder tasks")
     tsub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
@@ -28,63 +33,69 @@ def register(sub: Subparsers) -> None:
     t.add_argument("path")
     t.add_argument("--all", action="store_true", help="include archived tasks")
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_list)
+    t.set_defaults(handler=run_tasks_list)
     t = tsub.add_parser("add", help="add tasks at the end")
     t.add_argument("path")
     t.add_argument("names", nargs="+", metavar="NAME")
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_add)
+    t.set_defaults(handler=run_tasks_add)
     t = tsub.add_parser("rename", help="rename a task (labels are kept)")
     t.add_argument("path")
     t.add_argument("old")
     t.add_argument("new")
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_rename)
+    t.set_defaults(handler=run_tasks_rename)
     t = tsub.add_parser("archive", help="hide a task from labelling and training (labels kept)")
     t.add_argument("path")
     t.add_argument("name")
     t.add_argument("--undo", action="store_true", help="bring an archived task back")
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_archive)
+    t.set_defaults(handler=run_tasks_archive)
     t = tsub.add_parser("move", help="move a task to a position (0 = first)")
     t.add_argument("path")
     t.add_argument("name")
     t.add_argument("index", type=int)
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_move)
+    t.set_defaults(handler=run_tasks_move)
     t = tsub.add_parser("colour", help="set a task's colour (#rrggbb)")
     t.add_argument("path")
     t.add_argument("name")
     t.add_argument("colour")
     t.add_argument("--json", action="store_true")
-    t.set_defaults(run=run_tasks_colour)
+    t.set_defaults(handler=run_tasks_colour)
 
     p = sub.add_parser("import", help="import image files or folders (recursive)")
     p.add_argument("path", help="project folder")
     p.add_argument("sources", nargs="+", metavar="FOLDER_OR_FILE")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_import)
+    p.set_defaults(handler=run_import)
 
     p = sub.add_parser("check", help="re-check image files: mark missing, changed or back")
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_check)
+    p.set_defaults(handler=run_check)
 
     p = sub.add_parser("stats", help="images and label counts per task")
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_stats)
+    p.set_defaults(handler=run_stats)
 
     p = sub.add_parser("demo", help="create a demo project of generated street scenes")
     p.add_argument("path", help="new project folder")
     p.add_argument("--images", type=int, default=400, help="number of images (default 400)")
-    p.add_argument("--unknown", type=float, default=0.5, metavar="FRACTION",
-                   help="fraction of cells left unknown (default 0.5)")  # fmt: skip
+    p.add_argument(
+        "--unknown",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="fraction of cells left unknown (default 0.5)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--exist-ok", action="store_true",
-                   help="if PATH already holds a project, leave it as it is")  # fmt: skip
+    p.add_argument(
+        "--exist-ok", action="store_true", help="if PATH already holds a project, leave it as it is"
+    )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_demo)
+    p.set_defaults(handler=run_demo)
 
 
 # -- init and tasks ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from core import __version__
-from core.cli import cmd_labels, cmd_project
+from core.cli import cmd_labels, cmd_project, cmd_train
 from core.errors import UserError
 
 EXIT_USER_ERROR = 1
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cmd_project.register(sub)
     cmd_labels.register(sub)
+    cmd_train.register(sub)
     return parser
 
 
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.run(args)
+        result: int = args.handler(args)
         return result
     except UserError as exc:
         print(f"mtlabel: error: {exc}", file=sys.stderr)

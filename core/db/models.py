@@ -129,3 +129,91 @@ class LabelEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     batch: Mapped[str | None] = mapped_column(String(32))
     """Changes made in one transaction share a batch id (a bulk edit, a file import)."""
+
+
+RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+
+
+class Run(Base):
+    """One training run: its settings, its fate, and where its artefacts lie."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed', 'cancelled')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Refreshed while the trainer lives; a stale one marks a dead trainer."""
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    config: Mapped[str] = mapped_column(Text)
+    """The run's settings, JSON."""
+    device: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    snapshot: Mapped[str | None] = mapped_column(Text)
+    """Label counts of the snapshot the run trained on, JSON."""
+    epochs_done: Mapped[int] = mapped_column(default=0)
+    best_epoch: Mapped[int | None]
+    best_mean_ap: Mapped[float | None]
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    """Path of the best checkpoint, relative to the project folder; set once it is complete."""
+    predictions_complete: Mapped[bool] = mapped_column(default=False)
+    """True only once every prediction row of the run is written."""
+
+
+class RunEpoch(Base):
+    """Losses and the headline metric of one epoch of a run."""
+
+    __tablename__ = "run_epoch"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    train_loss: Mapped[float | None]
+    val_loss: Mapped[float | None]
+    mean_ap: Mapped[float | None]
+    seconds: Mapped[float]
+
+
+class RunTaskMetric(Base):
+    """Per-task validation metrics of one epoch; n/a values come with a reason."""
+
+    __tablename__ = "run_task_metric"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    train_present: Mapped[int]
+    train_absent: Mapped[int]
+    train_unknown: Mapped[int]
+    val_present: Mapped[int]
+    val_absent: Mapped[int]
+    val_unknown: Mapped[int]
+    loss: Mapped[float | None]
+    ap: Mapped[float | None]
+    auc: Mapped[float | None]
+    precision: Mapped[float | None]
+    recall: Mapped[float | None]
+    f1: Mapped[float | None]
+    threshold: Mapped[float | None]
+    na_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Prediction(Base):
+    """The model's probability for one cell, from one run."""
+
+    __tablename__ = "prediction"
+    __table_args__ = (
+        Index("ix_prediction_run_task_probability", "run_id", "task_id", "probability"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    probability: Mapped[float]

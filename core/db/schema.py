@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -39,7 +40,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def ensure_schema(engine: Engine, where: str) -> bool:
+def ensure_schema(
+    engine: Engine, where: str, before_upgrade: Callable[[str], None] | None = None
+) -> bool:
     """Bring the schema to this program's head; return True if it migrated.
 
     A database whose revision this program does not know was written by a
@@ -63,5 +66,7 @@ def ensure_schema(engine: Engine, where: str) -> bool:
             f"{where} holds a database that is not an mtlabel project (it has tables but "
             "no mtlabel schema version); it was not changed."
         )
+    if current is not None and before_upgrade is not None:
+        before_upgrade(current)
     command.upgrade(alembic_config(engine), "head")
     return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from core.db.models import Label, LabelEvent
 from core.errors import NotFoundError, UserError
@@ -148,7 +148,7 @@ def test_labels_survive_a_failing_transaction(
     a, _ = ab
     set_label(project, images[0], a, 1)
     with pytest.raises(RuntimeError), project.transaction() as session:
-        session.execute(Label.__table__.delete())
+        session.execute(delete(Label))
         raise RuntimeError("crash in the middle")
     assert image_row(project, images[0])[a] == 1
 

@@ -47,8 +47,9 @@ def test_user_errors_are_one_line_with_exit_1(cli: Cli, tmp_path: Path) -> None:
 def test_console_script_is_installed_and_reports_errors_cleanly(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("mtlabel")
     assert exe.exists(), "pip install -e . should install the mtlabel console script"
-    ok = subprocess.run([exe, "init", tmp_path / "p", "--task", "x", "--json"],
-                        capture_output=True, text=True)  # fmt: skip
+    ok = subprocess.run(
+        [exe, "init", tmp_path / "p", "--task", "x", "--json"], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run([exe, "stats", tmp_path / "missing"], capture_output=True, text=True)
     assert bad.returncode == 1

@@ -1,0 +1,342 @@
+"""Training runs as the database records them: status, metrics, predictions.
+
+No torch here: the window reads runs through this module, the trainer writes
+them through it. A trainer that died without saying so (killed, crashed, power
+cut) leaves a run marked running; ``reap_dead_runs`` recognises it on the next
+open and marks it failed, and its predictions stay marked incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import Table, delete, insert, select, update
+
+from core.db.models import Prediction, Run, RunEpoch, RunTaskMetric, Task, utcnow
+from core.errors import NotFoundError
+from core.project import Project
+
+# A trainer refreshes its heartbeat at least this often while it lives.
+HEARTBEAT_SECONDS = 10
+# A run on another host whose heartbeat is older than this is taken as dead.
+STALE_AFTER = timedelta(minutes=5)
+_PREDICTION_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    status: str
+    config: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    device: str | None
+    error: str | None
+    snapshot: dict[str, Any] | None
+    epochs_done: int
+    best_epoch: int | None
+    best_mean_ap: float | None
+    checkpoint: str | None
+    predictions_complete: bool
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+    mean_ap: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TaskMetricRow:
+    task_id: int
+    name: str
+    epoch: int
+    train_present: int
+    train_absent: int
+    train_unknown: int
+    val_present: int
+    val_absent: int
+    val_unknown: int
+    loss: float | None
+    ap: float | None
+    auc: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    threshold: float | None
+    na_reason: str | None
+
+
+def _info(run: Run) -> RunInfo:
+    return RunInfo(
+        id=run.id,
+        status=run.status,
+        config=json.loads(run.config),
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        device=run.device,
+        error=run.error,
+        snapshot=json.loads(run.snapshot) if run.snapshot else None,
+        epochs_done=run.epochs_done,
+        best_epoch=run.best_epoch,
+        best_mean_ap=run.best_mean_ap,
+        checkpoint=run.checkpoint,
+        predictions_complete=run.predictions_complete,
+    )
+
+
+# -- the trainer's side ---------------------------------------------------------------
+
+
+def create_run(project: Project, config: dict[str, Any]) -> int:
+    """A new run, marked running by this process."""
+    now = utcnow()
+    with project.transaction() as session:
+        run = Run(
+            config=json.dumps(config),
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def update_run(project: Project, run_id: int, **values: Any) -> None:
+    """Set columns of a run; ``snapshot`` may be given as a dict."""
+    if "snapshot" in values and not isinstance(values["snapshot"], str | None):
+        values["snapshot"] = json.dumps(values["snapshot"])
+    with project.transaction() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(**values))
+
+
+def heartbeat(project: Project, run_id: int) -> None:
+    update_run(project, run_id, heartbeat_at=utcnow())
+
+
+def finish_run(project: Project, run_id: int, status: str, error: str | None = None) -> None:
+    update_run(project, run_id, status=status, error=error, finished_at=utcnow(), pid=None)
+
+
+def record_epoch(
+    project: Project,
+    run_id: int,
+    epoch: EpochInfo,
+    metrics: Sequence[TaskMetricRow],
+) -> None:
+    """One epoch's losses and per-task metrics, in one transaction."""
+    with project.transaction() as session:
+        session.add(
+            RunEpoch(
+                run_id=run_id,
+                epoch=epoch.epoch,
+                train_loss=epoch.train_loss,
+                val_loss=epoch.val_loss,
+                mean_ap=epoch.mean_ap,
+                seconds=epoch.seconds,
+            )
+        )
+        for m in metrics:
+            session.add(
+                RunTaskMetric(
+                    run_id=run_id,
+                    epoch=epoch.epoch,
+                    task_id=m.task_id,
+                    train_present=m.train_present,
+                    train_absent=m.train_absent,
+                    train_unknown=m.train_unknown,
+                    val_present=m.val_present,
+                    val_absent=m.val_absent,
+                    val_unknown=m.val_unknown,
+                    loss=m.loss,
+                    ap=m.ap,
+                    auc=m.auc,
+                    precision=m.precision,
+                    recall=m.recall,
+                    f1=m.f1,
+                    threshold=m.threshold,
+                    na_reason=m.na_reason,
+                )
+            )
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(epochs_done=epoch.epoch, heartbeat_at=utcnow())
+        )
+
+
+def begin_predictions(project: Project, run_id: int) -> None:
+    """Forget a run's earlier predictions; the set is incomplete until ``end_predictions``."""
+    with project.transaction() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(predictions_complete=False))
+        session.execute(delete(Prediction).where(Prediction.run_id == run_id))
+
+
+def write_predictions(
+    project: Project,
+    run_id: int,
+    image_ids: Sequence[int],
+    task_ids: Sequence[int],
+    probabilities: np.ndarray,
+) -> None:
+    """Append one batch: ``probabilities`` is (len(image_ids), len(task_ids))."""
+    table = cast(Table, Prediction.__table__)
+    rows = [
+        {"run_id": run_id, "image_id": int(i), "task_id": int(t), "probability": float(p)}
+        for i, row in zip(image_ids, probabilities.tolist(), strict=True)
+        for t, p in zip(task_ids, row, strict=True)
+    ]
+    for start in range(0, len(rows), _PREDICTION_BATCH):
+        with project.transaction() as session:
+            session.execute(insert(table), rows[start : start + _PREDICTION_BATCH])
+
+
+def end_predictions(project: Project, run_id: int) -> None:
+    update_run(project, run_id, predictions_complete=True)
+
+
+# -- everyone's side -----------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(project: Project) -> list[int]:
+    """Mark runs whose trainer is gone as failed; return their ids."""
+    now = utcnow()
+    here = socket.gethostname()
+    dead: list[int] = []
+    with project.transaction() as session:
+        for run in session.scalars(select(Run).where(Run.status.in_(("running", "queued")))):
+            beat = run.heartbeat_at or run.created_at
+            if run.host == here and run.pid is not None:
+                gone = not _pid_alive(run.pid) or now - beat > STALE_AFTER * 3
+            else:
+                gone = now - beat > STALE_AFTER
+            if gone:
+                run.status = "failed"
+                run.error = (
+                    "the trainer stopped without finishing (killed, crashed or the machine "
+                    "went down); its last epoch and any predictions are not complete"
+                )
+                run.finished_at = now
+                run.pid = None
+                dead.append(run.id)
+    return dead
+
+
+def list_runs(project: Project) -> list[RunInfo]:
+    """All runs, newest first."""
+    with project.transaction() as session:
+        return [_info(r) for r in session.scalars(select(Run).order_by(Run.id.desc()))]
+
+
+def get_run(project: Project, run_id: int) -> RunInfo:
+    with project.transaction() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id} in this project")
+        return _info(run)
+
+
+def latest_finished_run(project: Project) -> RunInfo | None:
+    """The newest run with complete predictions."""
+    for run in list_runs(project):
+        if run.status == "done" and run.predictions_complete:
+            return run
+    return None
+
+
+def run_epochs(project: Project, run_id: int) -> list[EpochInfo]:
+    with project.transaction() as session:
+        rows = session.scalars(
+            select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)
+        )
+        return [EpochInfo(e.epoch, e.train_loss, e.val_loss, e.mean_ap, e.seconds) for e in rows]
+
+
+def run_task_metrics(
+    project: Project, run_id: int, epoch: int | None = None
+) -> list[TaskMetricRow]:
+    """Per-task metrics of one epoch (default: the run's best epoch, else its last)."""
+    run = get_run(project, run_id)
+    if epoch is None:
+        epoch = run.best_epoch or run.epochs_done
+    with project.transaction() as session:
+        rows = session.execute(
+            select(RunTaskMetric, Task.name)
+            .join(Task, Task.id == RunTaskMetric.task_id)
+            .where(RunTaskMetric.run_id == run_id, RunTaskMetric.epoch == epoch)
+            .order_by(Task.position, Task.id)
+        )
+        return [
+            TaskMetricRow(
+                m.task_id,
+                name,
+                m.epoch,
+                m.train_present,
+                m.train_absent,
+                m.train_unknown,
+                m.val_present,
+                m.val_absent,
+                m.val_unknown,
+                m.loss,
+                m.ap,
+                m.auc,
+                m.precision,
+                m.recall,
+                m.f1,
+                m.threshold,
+                m.na_reason,
+            )
+            for m, name in rows
+        ]
+
+
+def read_predictions(project: Project, run_id: int) -> tuple[list[int], list[int], np.ndarray]:
+    """(image ids, task ids, probabilities (images × tasks), NaN where missing)."""
+    with project.transaction() as session:
+        rows = list(
+            session.execute(
+                select(Prediction.image_id, Prediction.task_id, Prediction.probability).where(
+                    Prediction.run_id == run_id
+                )
+            )
+        )
+    image_ids = sorted({r[0] for r in rows})
+    task_ids = sorted({r[1] for r in rows})
+    r_of = {i: n for n, i in enumerate(image_ids)}
+    c_of = {t: n for n, t in enumerate(task_ids)}
+    probs = np.full((len(image_ids), len(task_ids)), np.nan, dtype=np.float32)
+    for image_id, task_id, p in rows:
+        probs[r_of[image_id], c_of[task_id]] = p
+    return image_ids, task_ids, probs

@@ -1,0 +1,1 @@
+"""Training: data snapshot, image cache, model, loss, loop, metrics, predictions."""

@@ -1,0 +1,57 @@
+"""Checkpoint files: written atomically, read with ``weights_only=True``.
+
+A checkpoint holds only tensors and plain values (no pickled classes), so that
+loading one cannot run code; a file that tries is refused with a message.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import UserError
+
+FORMAT = "mtlabel-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``path`` so that it is either the old file, the new file, or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    data = {"format": FORMAT, "version": VERSION, **payload}
+    with open(tmp, "wb") as f:
+        torch.save(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint, refusing anything that is not a plain mtlabel checkpoint."""
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a readable checkpoint (not a PyTorch archive)")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        detail = f" (it asks for {found.group(1)})" if found else ""
+        raise UserError(
+            f"{path} was refused: it holds more than weights and plain values, and loading "
+            f"it could run code, so it was not loaded{detail}"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise UserError(f"{path} is not a readable checkpoint: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UserError(f"{path} is not an mtlabel checkpoint")
+    if data.get("version", 0) > VERSION:
+        raise UserError(f"{path} was written by a newer mtlabel (version {data['version']})")
+    return data

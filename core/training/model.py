@@ -1,0 +1,126 @@
+"""The network: a compact residual CNN backbone shared by all tasks, one output per task.
+
+``MultiTaskNet`` is the shared network of DESIGN.md: backbone → shared hidden
+layer → T logits. ``SeparateNets`` holds one such network per task, each with a
+single output, for the "does sharing help?" comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+# Inputs are uint8 RGB scaled to [0, 1] and normalised with these (ImageNet) statistics.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    n_tasks: int
+    width: int = 24
+    arch: str = "shared"
+    hidden: int = 0
+    """Width of the shared hidden layer; 0 means 4 × width."""
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convolutions with a skip connection (He et al., 2016)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.skip: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.skip = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.skip(x))
+
+
+class CompactResNet(nn.Module):
+    """A small residual CNN: a stem, four stages halving the resolution, global pooling."""
+
+    def __init__(self, width: int = 24) -> None:
+        super().__init__()
+        widths = [width, width * 2, width * 4, width * 8]
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+        stages = []
+        c_in = width
+        for c_out in widths:
+            stages.append(BasicBlock(c_in, c_out, stride=2))
+            c_in = c_out
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = c_in
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.flatten(self.pool(self.stages(self.stem(x))), 1)
+
+
+class MultiTaskNet(nn.Module):
+    """Shared backbone and hidden layer, one logit per task."""
+
+    def __init__(self, n_tasks: int, width: int = 24, hidden: int = 0) -> None:
+        super().__init__()
+        self.backbone = CompactResNet(width)
+        hidden = hidden or 4 * width
+        self.shared = nn.Sequential(
+            nn.Linear(self.backbone.out_features, hidden), nn.ReLU(inplace=True), nn.Dropout(0.2)
+        )
+        self.heads = nn.Linear(hidden, n_tasks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits: Tensor = self.heads(self.shared(self.backbone(x)))
+        return logits
+
+
+class SeparateNets(nn.Module):
+    """One independent network per task, each of the shared network's design."""
+
+    def __init__(self, n_tasks: int, width: int = 24, hidden: int = 0) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(MultiTaskNet(1, width, hidden) for _ in range(n_tasks))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([net(x) for net in self.nets], dim=1)
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    if spec.arch == "separate":
+        return SeparateNets(spec.n_tasks, spec.width, spec.hidden)
+    return MultiTaskNet(spec.n_tasks, spec.width, spec.hidden)
+
+
+def to_model_input(batch_uint8_nhwc: Tensor, device: torch.device, channels_last: bool) -> Tensor:
+    """uint8 (N, H, W, 3) → float NCHW on ``device``, normalised, in the chosen memory format."""
+    x = batch_uint8_nhwc.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255.0
+    x = (x - mean) / std
+    # The permuted tensor is NHWC in memory; make the layout explicit either way.
+    return x.contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
+
+
+def use_channels_last(model: nn.Module, channels_last: bool) -> nn.Module:
+    """Put the weights in channels-last memory when the device profits from it."""
+    if not channels_last:
+        return model
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
