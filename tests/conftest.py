@@ -9,6 +9,7 @@ SQLite-only behaviour.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ os.environ.setdefault("MTLABEL_ANNOTATOR", "tester")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from core.demo import create_demo
 from core.project import Project
 from tests.helpers import add_fake_images
 
@@ -58,3 +60,23 @@ def project(tmp_path: Path, database_url: str | None) -> Iterator[Project]:
 def images(project: Project) -> list[int]:
     """Ids of five fake images in ``project``."""
     return add_fake_images(project, 5)
+
+
+DEMO_IMAGES = 80
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo project (80 generated scenes, 40 % unknown), made once per session."""
+    path = tmp_path_factory.mktemp("demo") / "template"
+    create_demo(path, images=DEMO_IMAGES, unknown_fraction=0.4, seed=3)
+    return path
+
+
+@pytest.fixture
+def demo_project(demo_template: Path, tmp_path: Path) -> Iterator[Project]:
+    """A fresh copy of the demo project's database; its rows still name the template's images."""
+    target = tmp_path / "demo"
+    shutil.copytree(demo_template, target, ignore=shutil.ignore_patterns("demo", "cache"))
+    with Project.open(target) as project:
+        yield project
