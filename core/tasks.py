@@ -16,9 +16,17 @@ from core.project import Project
 MAX_NAME_LENGTH = 200
 # Distinct, readable on light and dark backgrounds (Tableau 10).
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-)  # fmt: skip
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -64,33 +72,47 @@ def _clashing(session: Session, name: str, except_id: int | None = None) -> Task
     return session.scalars(query).first()
 
 
-def add_tasks(project: Project, names: Iterable[str]) -> list[TaskInfo]:
-    """Add tasks at the end of the order, in one transaction; all or none."""
+def _clean_new_names(names: Iterable[str]) -> list[str]:
     cleaned = [validate_task_name(n) for n in names]
     seen: set[str] = set()
     for name in cleaned:
         if name.lower() in seen:
             raise UserError(f"task {name!r} is given twice")
         seen.add(name.lower())
+    return cleaned
+
+
+def add_tasks(project: Project, names: Iterable[str]) -> list[TaskInfo]:
+    """Add tasks at the end of the order, in one transaction; all or none."""
+    cleaned = _clean_new_names(names)
     with project.transaction() as session:
-        for name in cleaned:
-            clash = _clashing(session, name)
-            if clash is not None:
-                raise UserError(f"a task named {clash.name!r} already exists")
-        position = session.scalar(select(func.coalesce(func.max(Task.position), -1))) or 0
-        count = session.scalar(select(func.count()).select_from(Task)) or 0
-        created = []
-        for offset, name in enumerate(cleaned):
-            task = Task(
-                name=name,
-                position=position + 1 + offset,
-                colour=PALETTE[(count + offset) % len(PALETTE)],
-                archived=False,
-            )
-            session.add(task)
-            created.append(task)
-        session.flush()
-        return [_info(t) for t in created]
+        return add_tasks_in_session(session, cleaned)
+
+
+def add_tasks_in_session(session: Session, names: Iterable[str]) -> list[TaskInfo]:
+    """Add tasks at the end of the order inside the caller's transaction (e.g. a label import).
+
+    Raises UserError, before adding anything, for an invalid, repeated or existing name.
+    """
+    cleaned = _clean_new_names(names)
+    for name in cleaned:
+        clash = _clashing(session, name)
+        if clash is not None:
+            raise UserError(f"a task named {clash.name!r} already exists")
+    position = session.scalar(select(func.coalesce(func.max(Task.position), -1))) or 0
+    count = session.scalar(select(func.count()).select_from(Task)) or 0
+    created = []
+    for offset, name in enumerate(cleaned):
+        task = Task(
+            name=name,
+            position=position + 1 + offset,
+            colour=PALETTE[(count + offset) % len(PALETTE)],
+            archived=False,
+        )
+        session.add(task)
+        created.append(task)
+    session.flush()
+    return [_info(t) for t in created]
 
 
 def add_task(project: Project, name: str, colour: str | None = None) -> TaskInfo:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,22 +31,36 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_ADMIN_URL else [])
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None for the default SQLite file in the project folder, else a fresh PG database."""
+def new_database_url(request: pytest.FixtureRequest) -> Iterator[Callable[[], str | None]]:
+    """Factory of database URLs for new projects: None means the default SQLite file in
+    the project folder; on PostgreSQL each call creates a fresh database, dropped after."""
     if request.param == "sqlite":
-        yield None
+        yield lambda: None
         return
     assert POSTGRES_ADMIN_URL
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"mtlabel_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"mtlabel_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        url = make_url(POSTGRES_ADMIN_URL).set(database=name)
+        return url.render_as_string(hide_password=False)
+
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str | None]) -> str | None:
+    return new_database_url()
 
 
 @pytest.fixture

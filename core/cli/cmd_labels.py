@@ -19,24 +19,41 @@ def register(sub: Any) -> None:
     p.add_argument("path", help="project folder")
     p.add_argument("file")
     p.add_argument("--format", required=True, choices=FORMAT_CHOICES)
-    p.add_argument("--create-tasks", action="store_true",
-                   help="create tasks the file names that the project lacks")  # fmt: skip
-    p.add_argument("--uncertain", choices=("unknown", "present", "absent"), default="unknown",
-                   help="chexpert: what -1.0 (uncertain) becomes (default unknown)")  # fmt: skip
-    p.add_argument("--overwrite-unknown", action="store_true",
-                   help="an unknown cell in the file clears an existing label")  # fmt: skip
-    p.add_argument("--strict-images", action="store_true",
-                   help="rows for images not in the project are errors, not skipped")  # fmt: skip
+    p.add_argument(
+        "--create-tasks",
+        action="store_true",
+        help="create tasks the file names that the project lacks",
+    )
+    p.add_argument(
+        "--uncertain",
+        choices=("unknown", "present", "absent"),
+        default="unknown",
+        help="chexpert: what -1.0 (uncertain) becomes (default unknown)",
+    )
+    p.add_argument(
+        "--overwrite-unknown",
+        action="store_true",
+        help="an unknown cell in the file clears an existing label",
+    )
+    p.add_argument(
+        "--strict-images",
+        action="store_true",
+        help="rows for images not in the project are errors, not skipped",
+    )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_labels_import)
+    p.set_defaults(handler=run_labels_import)
 
     p = lsub.add_parser("export", help="export the labels")
     p.add_argument("path", help="project folder")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--format", required=True, choices=FORMAT_CHOICES)
-    p.add_argument("--include-archived", action="store_true")
+    p.add_argument(
+        "--include-archived",
+        action="store_true",
+        help="also archived tasks (always on for --format json)",
+    )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_labels_export)
+    p.set_defaults(handler=run_labels_export)
 
     p = lsub.add_parser("set", help="set one cell: present, absent or unknown")
     p.add_argument("path", help="project folder")
@@ -44,7 +61,7 @@ def register(sub: Any) -> None:
     p.add_argument("task")
     p.add_argument("state", choices=("present", "absent", "unknown", "1", "0", "?"))
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=run_labels_set)
+    p.set_defaults(handler=run_labels_set)
 
 
 def run_labels_import(args: argparse.Namespace) -> int:
@@ -80,7 +97,11 @@ def run_labels_export(args: argparse.Namespace) -> int:
 
     with Project.open(args.path) as project:
         summary = export_labels(
-            project, args.output, args.format, include_archived=args.include_archived
+            project,
+            args.output,
+            args.format,
+            # JSON is the lossless format: it carries archived tasks unless told otherwise.
+            include_archived=args.include_archived or args.format == "json",
         )
     if args.json:
         emit_json(summary)

@@ -239,8 +239,16 @@ def run_check(args: argparse.Namespace) -> int:
         summary = check_images(project)
     if args.json:
         emit_json(summary)
-    else:
-        say(str(summary))
+        return 0
+    say(f"{summary.ok} images ok, {summary.missing} missing, {summary.unreadable} unreadable")
+    for path in summary.newly_missing:
+        warn(f"  now missing: {path} (labels kept)")
+    for path in summary.back:
+        say(f"  back: {path}")
+    for path, reason in summary.newly_unreadable:
+        warn(f"  now unreadable: {path}: {reason} (labels kept)")
+    for path in summary.changed:
+        say(f"  changed since import: {path} (labels kept)")
     return 0
 
 

@@ -145,3 +145,26 @@ def test_dead_trainer_is_recognised_on_next_open(demo_project: Project) -> None:
         assert info.error is not None and "stopped without finishing" in info.error
     finally:
         reopened.close()
+
+
+def test_predict_again_after_new_images_covers_them(demo_project: Project, tmp_path: Any) -> None:
+    import random
+
+    from core.demo import draw_scene
+    from core.images.importer import import_images
+    from core.training.predict import predict_run
+
+    info, _ = run(demo_project, epochs=1)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rng = random.Random(7)
+    for i in range(3):
+        image, _truth = draw_scene(rng)
+        image.save(folder / f"new_{i}.jpg")
+    added = import_images(demo_project, [folder]).added
+    assert len(added) == 3
+    n = predict_run(demo_project, info.id, lambda e: None, lambda: False, "cpu")
+    image_ids, _, probs = runs.read_predictions(demo_project, info.id)
+    assert n == len(image_ids) == len(take_snapshot(demo_project, 0.3).items)
+    assert runs.get_run(demo_project, info.id).predictions_complete
+    assert not np.isnan(probs).any()
