@@ -24,8 +24,8 @@ def test_create_makes_folder_layout_and_tasks(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "p" / PROJECT_FILE).read_text())["mtlabel_project"] == 1
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys(project: Project) -> None:
-    with project.engine.connect() as conn:
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    with Project.create(tmp_path / "p") as project, project.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert (conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 5000
