@@ -24,7 +24,7 @@ import os
 import re
 from typing import TextIO
 
-from core.formats.common import ImportBuilder, LabelExportSummary
+from core.formats.common import ImportBuilder, LabelExportSummary, task_column
 from core.formats.reading import read_csv, wrong_field_counts
 from core.formats.wide_csv import add_row
 from core.formats.writing import ExportSnapshot
@@ -80,22 +80,7 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
             builder.summary.ignored_columns.append(name)
             keys.append(None)
             continue
-        if not name:
-            builder.problem(line, f"column {column + 1} has no task name")
-            keys.append(None)
-            continue
-        key = builder.tasks.resolve(name, line)
-        if key in first_column:
-            earlier = first_column[key]
-            builder.problem(
-                line,
-                f"columns {earlier + 1} ({header[earlier]!r}) and {column + 1} ({name!r}) "
-                "name the same task",
-            )
-            keys.append(None)
-            continue
-        first_column[key] = column
-        keys.append(key)
+        keys.append(task_column(builder, header, column, line, first_column))
     for problem in wrong_field_counts(table):
         builder.problem(*problem)
     policy = POLICY_VALUES[builder.options.uncertain]

@@ -355,6 +355,29 @@ class ImportBuilder:
         return cleared
 
 
+def task_column(
+    builder: ImportBuilder, header: list[str], column: int, line: int, first: dict[int, int]
+) -> int | None:
+    """The task key of a header column, or None (with a problem noted) when the column is
+    unnamed or names a task an earlier column already named. ``first`` maps task key →
+    the first column naming it, and is filled in here."""
+    name = header[column]
+    if not name:
+        builder.problem(line, f"column {column + 1} has no task name")
+        return None
+    key = builder.tasks.resolve(name, line)
+    if key in first:
+        earlier = first[key]
+        builder.problem(
+            line,
+            f"columns {earlier + 1} ({header[earlier]!r}) and {column + 1} ({name!r}) "
+            "name the same task",
+        )
+        return None
+    first[key] = column
+    return key
+
+
 def load_snapshot(project: Project) -> tuple[ImageIndex, TaskResolver]:
     """The project's images and tasks (archived included), read in one short transaction."""
     with project.transaction() as session:

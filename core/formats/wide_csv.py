@@ -25,7 +25,13 @@ import os
 import re
 from typing import TextIO
 
-from core.formats.common import Cell, ImportBuilder, LabelExportSummary, show_value
+from core.formats.common import (
+    Cell,
+    ImportBuilder,
+    LabelExportSummary,
+    show_value,
+    task_column,
+)
 from core.formats.reading import read_csv, wrong_field_counts
 from core.formats.writing import ExportSnapshot
 from core.labels import CellValue
@@ -63,23 +69,7 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
     keys: list[int | None] = [None]
     first_column: dict[int, int] = {}
     for column in range(1, len(header)):
-        name = header[column]
-        if not name:
-            builder.problem(line, f"column {column + 1} has no task name")
-            keys.append(None)
-            continue
-        key = builder.tasks.resolve(name, line)
-        if key in first_column:
-            earlier = first_column[key]
-            builder.problem(
-                line,
-                f"columns {earlier + 1} ({header[earlier]!r}) and {column + 1} ({name!r}) "
-                "name the same task",
-            )
-            keys.append(None)
-            continue
-        first_column[key] = column
-        keys.append(key)
+        keys.append(task_column(builder, header, column, line, first_column))
     for problem in wrong_field_counts(table):
         builder.problem(*problem)
     for row_line, fields in table.rows:

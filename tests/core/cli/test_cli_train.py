@@ -51,6 +51,14 @@ def lines_until(
     raise AssertionError(f"no {event!r} event; saw {[e['event'] for e in seen]}")
 
 
+def start_long_run(project: Project) -> subprocess.Popen[str]:
+    """A trainer that would run for minutes, printing JSON lines."""
+    settings = [*TINY, "--epochs", "200", "--json"]
+    return subprocess.Popen(
+        mtlabel("train", project.root, *settings), stdout=subprocess.PIPE, text=True
+    )
+
+
 def test_json_mode_prints_only_json_lines_and_ends_with_done(demo_project: Project) -> None:
     done = subprocess.run(
         mtlabel("train", demo_project.root, *TINY, "--json"),
@@ -67,22 +75,7 @@ def test_json_mode_prints_only_json_lines_and_ends_with_done(demo_project: Proje
 
 
 def test_sigterm_cancels_promptly_and_marks_the_run(demo_project: Project) -> None:
-    proc = subprocess.Popen(
-        mtlabel(
-            "train",
-            demo_project.root,
-            *TINY[:-6],
-            "--epochs",
-            "200",
-            "--json",
-            "--device",
-            "cpu",
-            "--image-size",
-            "32",
-        ),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_long_run(demo_project)
     try:
         started = lines_until(proc, "progress")[0]
         proc.send_signal(signal.SIGTERM)
@@ -99,22 +92,7 @@ def test_sigterm_cancels_promptly_and_marks_the_run(demo_project: Project) -> No
 def test_a_killed_trainer_is_reported_dead_and_the_next_run_succeeds(
     demo_project: Project,
 ) -> None:
-    proc = subprocess.Popen(
-        mtlabel(
-            "train",
-            demo_project.root,
-            *TINY[:-6],
-            "--epochs",
-            "200",
-            "--json",
-            "--device",
-            "cpu",
-            "--image-size",
-            "32",
-        ),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_long_run(demo_project)
     try:
         started = lines_until(proc, "progress")[0]
         os.kill(proc.pid, signal.SIGKILL)
