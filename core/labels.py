@@ -261,7 +261,7 @@ def image_rows(
     project: Project, image_ids: Sequence[int], include_archived: bool = False
 ) -> dict[int, dict[int, CellValue]]:
     """Cells of several images at once: image id → {task id → value}."""
-    with project.transaction() as session:
+    with project.reading() as session:
         query = select(Task.id).order_by(Task.position, Task.id)
         if not include_archived:
             query = query.where(Task.archived.is_(False))
@@ -286,7 +286,7 @@ def image_rows(
 
 def counts_per_task(project: Project) -> list[TaskCounts]:
     """Present / absent / unknown per active task, over all images of the project."""
-    with project.transaction() as session:
+    with project.reading() as session:
         n_images = session.scalar(select(func.count()).select_from(Image)) or 0
         tasks = list(
             session.execute(
@@ -325,7 +325,7 @@ def list_images(
         raise UserError("filtering by a task needs both the task and a state")
     if has_unknown and fully_labelled:
         raise UserError("an image cannot both have an unknown cell and be fully labelled")
-    with project.transaction() as session:
+    with project.reading() as session:
         query = select(Image.id)
         if task_id is not None and state is not None:
             value = state_value(state)
@@ -379,7 +379,7 @@ def history(
     limit: int = 1000,
 ) -> list[LabelEventInfo]:
     """Label changes, newest first."""
-    with project.transaction() as session:
+    with project.reading() as session:
         query = select(LabelEvent).order_by(LabelEvent.id.desc()).limit(limit)
         if image_id is not None:
             query = query.where(LabelEvent.image_id == image_id)

@@ -56,9 +56,12 @@ def write_file_atomically(path: Path, text: str) -> None:
 class Project:
     """An open project: its folder, its database engine and who is annotating."""
 
-    def __init__(self, root: Path, engine: Engine, annotator: str) -> None:
+    def __init__(
+        self, root: Path, engine: Engine, annotator: str, read_engine: Engine | None = None
+    ) -> None:
         self.root = root
         self.engine = engine
+        self.read_engine = read_engine or engine
         self.annotator = annotator
 
     # -- opening -----------------------------------------------------------------
@@ -115,7 +118,8 @@ class Project:
             raise
         for sub in (CACHE_DIR, RUNS_DIR):
             (folder / sub).mkdir(exist_ok=True)
-        project = cls(folder, engine, annotator or default_annotator())
+        read_engine = make_engine(url, for_reading=True) if url.startswith("sqlite") else engine
+        project = cls(folder, engine, annotator or default_annotator(), read_engine)
         from core.runs import reap_dead_runs
 
         reap_dead_runs(project)
@@ -133,12 +137,21 @@ class Project:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back on error."""
+        """One unit of work that writes: committed when the block ends, rolled back on
+        error. On SQLite it holds the write lock from its start (see core/db/engine.py)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: a consistent snapshot that never waits for a writer."""
+        with Session(self.read_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     def __enter__(self) -> Project:
         return self

@@ -256,12 +256,12 @@ def reap_dead_runs(project: Project) -> list[int]:
 
 def list_runs(project: Project) -> list[RunInfo]:
     """All runs, newest first."""
-    with project.transaction() as session:
+    with project.reading() as session:
         return [_info(r) for r in session.scalars(select(Run).order_by(Run.id.desc()))]
 
 
 def get_run(project: Project, run_id: int) -> RunInfo:
-    with project.transaction() as session:
+    with project.reading() as session:
         run = session.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"no run {run_id} in this project")
@@ -277,7 +277,7 @@ def latest_finished_run(project: Project) -> RunInfo | None:
 
 
 def run_epochs(project: Project, run_id: int) -> list[EpochInfo]:
-    with project.transaction() as session:
+    with project.reading() as session:
         rows = session.scalars(
             select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)
         )
@@ -291,7 +291,7 @@ def run_task_metrics(
     run = get_run(project, run_id)
     if epoch is None:
         epoch = run.best_epoch or run.epochs_done
-    with project.transaction() as session:
+    with project.reading() as session:
         rows = session.execute(
             select(RunTaskMetric, Task.name)
             .join(Task, Task.id == RunTaskMetric.task_id)
@@ -324,7 +324,7 @@ def run_task_metrics(
 
 def read_predictions(project: Project, run_id: int) -> tuple[list[int], list[int], np.ndarray]:
     """(image ids, task ids, probabilities (images × tasks), NaN where missing)."""
-    with project.transaction() as session:
+    with project.reading() as session:
         rows = list(
             session.execute(
                 select(Prediction.image_id, Prediction.task_id, Prediction.probability).where(

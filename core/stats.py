@@ -44,7 +44,7 @@ def balance_warnings(counts: list[TaskCounts]) -> list[str]:
 
 
 def project_stats(project: Project) -> ProjectStats:
-    with project.transaction() as session:
+    with project.reading() as session:
         rows = session.execute(select(Image.status, func.count()).group_by(Image.status))
         by_status = {status: count for status, count in rows}
     status = {s: int(by_status.get(s, 0)) for s in IMAGE_STATUSES}

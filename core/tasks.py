@@ -124,7 +124,7 @@ def add_task(project: Project, name: str, colour: str | None = None) -> TaskInfo
 
 def list_tasks(project: Project, include_archived: bool = False) -> list[TaskInfo]:
     """Tasks in display order; archived ones only when asked."""
-    with project.transaction() as session:
+    with project.reading() as session:
         return tasks_in_session(session, include_archived)
 
 
@@ -148,7 +148,7 @@ def _find(session: Session, ref: str | int) -> Task:
 
 
 def get_task(project: Project, ref: str | int) -> TaskInfo:
-    with project.transaction() as session:
+    with project.reading() as session:
         return _info(_find(session, ref))
 
 

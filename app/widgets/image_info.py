@@ -44,7 +44,7 @@ def image_infos(session: ProjectSession, image_ids: Iterable[int]) -> dict[int, 
     """The rows of the given images that exist, image id → info (missing ids are left out)."""
     ids = list(dict.fromkeys(int(i) for i in image_ids))
     found: dict[int, ImageInfo] = {}
-    with session.project.transaction() as db:
+    with session.project.reading() as db:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             for row in db.execute(select(*_COLUMNS).where(Image.id.in_(chunk))):

@@ -80,6 +80,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_stats)
 
+    p = sub.add_parser("gui", help="open the window (optionally on a project)")
+    p.add_argument("path", nargs="?", help="project folder")
+    p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window, then quit")
+    p.set_defaults(handler=run_gui)
+
     p = sub.add_parser("demo", help="create a demo project of generated street scenes")
     p.add_argument("path", help="new project folder")
     p.add_argument("--images", type=int, default=400, help="number of images (default 400)")
@@ -303,3 +308,16 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{summary.unknown_cells} left unknown (truth in {summary.truth_file})"
         )
     return 0
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Start the window in its own interpreter: core never imports Qt itself."""
+    import os
+
+    command = [sys.executable, "-m", "app"]
+    if args.path:
+        command.append(os.path.abspath(os.path.expanduser(args.path)))
+    if args.screenshot:
+        command += ["--screenshot", args.screenshot]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)

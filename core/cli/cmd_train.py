@@ -28,8 +28,46 @@ def register(sub: Any) -> None:
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--image-size", type=int, default=64, help="square input side in pixels")
-    p.add_argument("--width", type=int, default=24, help="network width (first stage channels)")
+    p.add_argument(
+        "--backbone",
+        default="auto",
+        metavar="NAME",
+        help="compact | efficientnet-lite0 | resnet18 | mobilenet-v3-large | file:PATH; "
+        "default auto: efficientnet-lite0 when its weights are installed, else compact",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("auto", "scratch", "instant", "finetune"),
+        default="auto",
+        help="scratch: train every weight; instant: frozen pretrained backbone, cached "
+        "features, seconds to train; finetune: also train the backbone's last stages; "
+        "auto: instant for a pretrained backbone, scratch for compact",
+    )
+    p.add_argument(
+        "--views",
+        type=int,
+        default=4,
+        help="instant: cached views (original, flip, shifts) per training image",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=0,
+        help="square input side in pixels (default: the backbone's own, 64 or 224)",
+    )
+    p.add_argument("--width", type=int, default=24, help="compact network width")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        default=0,
+        help="shared hidden layer width (default: 4 × width for compact, 256 otherwise)",
+    )
+    p.add_argument(
+        "--backbone-lr",
+        type=float,
+        default=0.1,
+        help="finetune: the backbone's learning rate as a fraction of --lr",
+    )
     p.add_argument("--arch", choices=("shared", "separate"), default="shared")
     p.add_argument(
         "--loss",
@@ -104,6 +142,10 @@ def _printer(as_json: bool) -> Any:
             sys.stderr.write(f"\rcaching images {event['done']}/{event['total']}")
             if event["done"] == event["total"]:
                 sys.stderr.write("\n")
+        elif kind == "features" and sys.stderr.isatty():
+            sys.stderr.write(f"\rcomputing features {event['done']}/{event['total']} images")
+            if event["done"] == event["total"]:
+                sys.stderr.write("\n")
         elif kind == "progress" and sys.stderr.isatty():
             line = (
                 f"\repoch {event['epoch']}/{event['epochs']} step {event['step']}/"
@@ -146,6 +188,11 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         image_size=args.image_size,
         width=args.width,
+        backbone=args.backbone,
+        mode=args.mode,
+        views=args.views,
+        hidden=args.hidden,
+        backbone_lr=args.backbone_lr,
         arch=args.arch,
         loss=args.loss,
         pos_weight=args.pos_weight,
@@ -221,9 +268,9 @@ def run_runs(args: argparse.Namespace) -> int:
     rows = []
     for r in infos:
         cfg = r.config
-        settings = (
-            f"{cfg.get('arch')} w{cfg.get('width')} {cfg.get('image_size')}px {cfg.get('loss')}"
-        )
+        backbone = cfg.get("backbone", "compact")
+        net = f"w{cfg.get('width')}" if backbone == "compact" else f"{backbone} {cfg.get('mode')}"
+        settings = f"{cfg.get('arch')} {net} {cfg.get('image_size')}px {cfg.get('loss')}"
         duration = "" if r.seconds is None else f"{r.seconds:.0f} s"
         rows.append(
             [
@@ -259,7 +306,7 @@ def run_predictions(args: argparse.Namespace) -> int:
         if not info.predictions_complete:
             raise UserError(f"run {run_id} has no complete set of predictions ({info.status})")
         image_ids, task_ids, probs = read_predictions(project, run_id)
-        with project.transaction() as session:
+        with project.reading() as session:
             names = dict(session.query(Task.id, Task.name).filter(Task.id.in_(task_ids)).all())
             paths = dict(session.query(Image.id, Image.rel_path).all())
     out = Path(args.output)

@@ -24,17 +24,22 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite connections are configured on connect."""
+def make_engine(url: str, for_reading: bool = False) -> Engine:
+    """An engine for ``url``; SQLite connections are configured on connect.
+
+    On SQLite a writing engine takes the write lock at BEGIN (``BEGIN IMMEDIATE``),
+    so that a read-then-write transaction waits for the lock instead of failing
+    with "database is locked" half-way. A reading engine begins deferred: in WAL
+    mode its transactions read a snapshot and never wait for, or block, a writer.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
         event.listen(engine, "connect", _configure_sqlite)
-        # Take the write lock at BEGIN, so that a read-then-write transaction
-        # waits for the lock instead of failing with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        begin = "BEGIN" if for_reading else "BEGIN IMMEDIATE"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         _disable_pysqlite_autobegin(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -380,5 +380,5 @@ def task_column(
 
 def load_snapshot(project: Project) -> tuple[ImageIndex, TaskResolver]:
     """The project's images and tasks (archived included), read in one short transaction."""
-    with project.transaction() as session:
+    with project.reading() as session:
         return ImageIndex.load(session), TaskResolver(tasks_in_session(session, True))

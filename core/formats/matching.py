@@ -258,7 +258,7 @@ def find_image(project: Project, name: str) -> int:
     """
     keys = {key for key, _ in _keys(name)} | {_nfc(key) for key, _ in _keys(name)}
     names = {PurePosixPath(key).name for key in keys if key}
-    with project.transaction() as session:
+    with project.reading() as session:
         rows = session.execute(
             _RECORD_QUERY.where(
                 or_(Image.path.in_(keys), Image.rel_path.in_(keys), Image.name.in_(names))

@@ -46,7 +46,7 @@ class ExportSnapshot:
 
 def load_snapshot(project: Project, include_archived: bool) -> ExportSnapshot:
     """Everything an export writes, read in one transaction (so it is consistent)."""
-    with project.transaction() as session:
+    with project.reading() as session:
         tasks = tasks_in_session(session, include_archived)
         index = ImageIndex.load(session)
         task_ids = {t.id for t in tasks}

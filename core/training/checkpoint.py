@@ -39,8 +39,23 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise UserError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path} is not a readable checkpoint (not a PyTorch archive)")
+    data = load_weights_only(path, "checkpoint")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UserError(f"{path} is not an mtlabel checkpoint")
+    if data.get("version", 0) > VERSION:
+        raise UserError(f"{path} was written by a newer mtlabel (version {data['version']})")
+    return data
+
+
+def load_weights_only(path: Path, what: str = "weights file") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, every failure a UserError.
+
+    Reads the zip archives of ``torch.save`` and the older plain-pickle files alike;
+    a file whose pickle asks for anything beyond tensors and plain values is refused
+    unread, naming what it asked for.
+    """
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         detail = f" (it asks for {found.group(1)})" if found else ""
@@ -48,10 +63,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path} was refused: it holds more than weights and plain values, and loading "
             f"it could run code, so it was not loaded{detail}"
         ) from exc
+    except FileNotFoundError as exc:
+        raise UserError(f"{what} {path} does not exist") from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable checkpoint: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"{path} is not an mtlabel checkpoint")
-    if data.get("version", 0) > VERSION:
-        raise UserError(f"{path} was written by a newer mtlabel (version {data['version']})")
-    return data
+        raise UserError(f"{path} is not a readable {what}: {exc}") from exc

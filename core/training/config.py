@@ -11,6 +11,9 @@ from core.errors import UserError
 Arch = Literal["shared", "separate"]
 LossKind = Literal["masked", "partial", "assume-negative"]
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+Mode = Literal["auto", "scratch", "instant", "finetune"]
+MODES = ("auto", "scratch", "instant", "finetune")
+MAX_VIEWS = 8
 
 
 @dataclass
@@ -19,9 +22,28 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 5e-4
-    image_size: int = 64
+    image_size: int = 0
+    """Square input side in pixels; 0 means the backbone's own (64 for compact, 224 for
+    the pretrained ones)."""
     width: int = 24
-    """Channels of the first stage; later stages double it. The "big enough network" knob."""
+    """Channels of the compact network's first stage; later stages double it. The "big
+    enough network" knob of the from-scratch network."""
+    backbone: str = "compact"
+    """compact, efficientnet-lite0, resnet18, mobilenet-v3-large, file:PATH, or auto
+    (efficientnet-lite0 when its weights are installed, else compact)."""
+    mode: Mode = "auto"
+    """scratch: every weight trained from random values; instant: a frozen pretrained
+    backbone, its features cached, only the shared layer and task outputs trained;
+    finetune: the last stages of a pretrained backbone trained too, at a lower rate.
+    auto: scratch for compact, instant for the pretrained backbones."""
+    views: int = 4
+    """instant: features cached per image for this many fixed views (original,
+    flipped, shifted …) of each training image; an epoch takes one at random."""
+    hidden: int = 0
+    """Width of the shared hidden layer above the backbone; 0 means 4 × width for
+    compact and 256 above a pretrained backbone."""
+    backbone_lr: float = 0.1
+    """finetune: the unfrozen backbone stages learn at this fraction of --lr."""
     arch: Arch = "shared"
     loss: LossKind = "masked"
     """masked: unknown cells left out (DESIGN); partial: Durand et al.'s per-image
@@ -47,8 +69,8 @@ class TrainConfig:
             problems.append("--batch-size must be at least 1")
         if not (0 < self.lr < 10):
             problems.append("--lr must be between 0 and 10")
-        if not (16 <= self.image_size <= 1024):
-            problems.append("--image-size must be between 16 and 1024 pixels")
+        if self.image_size != 0 and not (16 <= self.image_size <= 1024):
+            problems.append("--image-size must be between 16 and 1024 pixels (or 0: automatic)")
         if not (4 <= self.width <= 512):
             problems.append("--width must be between 4 and 512")
         if self.arch not in ("shared", "separate"):
@@ -61,6 +83,16 @@ class TrainConfig:
             problems.append(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
         if self.max_steps is not None and self.max_steps < 1:
             problems.append("--max-steps must be at least 1")
+        if self.mode not in MODES:
+            problems.append(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not (1 <= self.views <= MAX_VIEWS):
+            problems.append(f"--views must be between 1 and {MAX_VIEWS}")
+        if not (0 <= self.hidden <= 8192):
+            problems.append("--hidden must be between 0 (automatic) and 8192")
+        if not (0 < self.backbone_lr <= 1):
+            problems.append("--backbone-lr must be above 0 and at most 1 (a fraction of --lr)")
+        if not isinstance(self.backbone, str) or not self.backbone.strip():
+            problems.append("--backbone must name a backbone")
         if problems:
             raise UserError("; ".join(problems))
         return self

@@ -1,5 +1,9 @@
 """The training loop: snapshot → cache → model → epochs → best checkpoint → predictions.
 
+``train`` resolves the run's backbone and mode (choices.py) and runs either the
+image loop here (scratch and finetune modes) or instant mode on cached features
+(instant.py); both record epochs and checkpoints through records.py.
+
 ``train`` reports through ``emit`` (one dict per event; the command line prints
 them as JSON lines) and stops cooperatively when ``cancel()`` turns true. All
 that lasts — the run's status, per-epoch metrics, the checkpoint, predictions —
@@ -8,7 +12,6 @@ it writes to the project, so results outlive the process.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import traceback
@@ -25,16 +28,26 @@ from core import runs
 from core.errors import UserError
 from core.project import Project
 from core.training.augment import augment_batch
-from core.training.checkpoint import load_checkpoint, save_checkpoint
+from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
 from core.training.errors import RunFailed, TrainingCancelled
 from core.training.image_cache import CacheCancelled, ImageCache
+from core.training.instant import train_instant
 from core.training.loss import multitask_loss, positive_weights
-from core.training.metrics import TaskMetrics, mean_ap, task_metrics
-from core.training.model import ModelSpec, build_model, to_model_input, use_channels_last
-from core.training.predict import predict_array, write_run_predictions
-from core.training.snapshot import LabelSnapshot, take_snapshot
+from core.training.metrics import TaskMetrics
+from core.training.model import MEAN, STD, to_model_input, use_channels_last
+from core.training.network import build_image_model, param_groups
+from core.training.predict import image_scorer, predict_array, write_run_predictions
+from core.training.records import (
+    EpochRecorder,
+    checked_snapshot,
+    record_snapshot,
+    runs_row_dict,
+    validation_scores,
+)
+from core.training.snapshot import LabelSnapshot
+from core.training.warm_start import warm_start
 
 Emit = Callable[[dict[str, Any]], None]
 Cancel = Callable[[], bool]
@@ -49,6 +62,9 @@ class Prepared:
     images: Tensor  # uint8 (n, S, S, 3), on the device when it fits
     ok: np.ndarray  # (n,) bool: the image decoded
     device: DeviceInfo
+    mean: tuple[float, ...] = MEAN
+    std: tuple[float, ...] = STD
+    """The backbone's input normalisation (BackboneSpec)."""
 
 
 def _never() -> bool:
@@ -57,7 +73,7 @@ def _never() -> bool:
 
 def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _never) -> int:
     """Train one run to its end (done, failed or cancelled); return the run id."""
-    config.validate()
+    config, notes = resolve_config(config)
     device = select_device(config.device)
     run_id = runs.create_run(project, config.to_dict())
     run_dir = project.runs_dir / str(run_id)
@@ -69,8 +85,13 @@ def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _n
             "config": config.to_dict(),
         }
     )
+    for note in notes:
+        emit({"event": "info", "message": note})
     try:
-        _train(project, run_id, run_dir, config, device, emit, cancel)
+        if config.mode == "instant":
+            train_instant(project, run_id, run_dir, config, device, emit, cancel)
+        else:
+            _train(project, run_id, run_dir, config, device, emit, cancel)
     except (TrainingCancelled, CacheCancelled):
         runs.finish_run(project, run_id, "cancelled", "cancelled by the user")
         emit({"event": "cancelled", "run": run_id})
@@ -82,7 +103,8 @@ def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _n
         _fail(
             project,
             run_id,
-            "out of memory: try a smaller --batch-size, --image-size or --width",
+            "out of memory: try a smaller --batch-size, --image-size or --width "
+            "(or --mode instant)",
             emit,
         )
     except Exception as exc:  # a bug or an unexpected failure: never a silent stop
@@ -105,15 +127,8 @@ def _fail(project: Project, run_id: int, reason: str, emit: Emit) -> None:
 def prepare(
     project: Project, config: TrainConfig, device: DeviceInfo, emit: Emit, cancel: Cancel
 ) -> Prepared:
-    """Snapshot the labels and fill the image cache."""
-    snapshot = take_snapshot(project, config.val_fraction)
-    if not snapshot.task_ids:
-        raise RunFailed("no trainable labels: the project has no active task")
-    if not snapshot.trainable.any():
-        raise RunFailed(
-            "no trainable labels: no training image has a known cell (label some images, "
-            "or lower --val-fraction if every labelled image fell into validation)"
-        )
+    """Snapshot the labels and fill the image cache (``config`` resolved: see choices.py)."""
+    snapshot = checked_snapshot(project, config)
     cache = ImageCache(project.cache_dir, config.image_size)
 
     def progress(done: int, total: int) -> None:
@@ -142,27 +157,17 @@ def _train(
         torch.set_num_threads(config.threads)
     data = prepare(project, config, device, emit, cancel)
     snap = data.snapshot
-    runs.update_run(
-        project,
-        run_id,
-        device=device.description,
-        snapshot={
-            "images": len(snap.items),
-            "tasks": snap.task_names,
-            "counts": snap.counts,
-            "train_images": int((snap.trainable & data.ok).sum()),
-            "val_images": int((snap.validation & data.ok).sum()),
-        },
-    )
+    record_snapshot(project, run_id, device.description, snap, data.ok)
 
     train_rows = np.flatnonzero(snap.trainable & data.ok)
     val_rows = np.flatnonzero(snap.validation & data.ok)
     targets = torch.from_numpy(snap.targets.astype(np.float32))
     known = torch.from_numpy(snap.known)
 
-    model = build_model(ModelSpec(len(snap.task_ids), config.width, config.arch))
+    model, spec = build_image_model(config, len(snap.task_ids))
+    data.mean, data.std = spec.mean, spec.std
     if config.init_from is not None:
-        _init_from(project, model, config.init_from, snap.task_ids, emit)
+        warm_start(project, model, config.init_from, snap.task_ids, config, spec, emit)
     model = model.to(device.device)
     model = use_channels_last(model, device.channels_last)
     pos_weight = None
@@ -173,17 +178,16 @@ def _train(
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    groups = param_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.15
+        optimizer, max_lr=[g["lr"] for g in groups], total_steps=total_steps, pct_start=0.15
     )
     scaler = torch.amp.GradScaler("cuda", enabled=device.amp_dtype == torch.float16)
     generator = torch.Generator().manual_seed(config.seed)
 
-    best: dict[str, Any] | None = None
-    best_key: tuple[float, float] | None = None
+    recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
+    max_shift = max(4, config.image_size // 16)  # 4 px up to 64 (as before), 14 at 224
     step = 0
     last_beat = time.monotonic()
     for epoch in range(1, config.epochs + 1):
@@ -198,10 +202,14 @@ def _train(
                 raise TrainingCancelled
             rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
             x = to_model_input(
-                data.images[rows.to(data.images.device)], device.device, device.channels_last
+                data.images[rows.to(data.images.device)],
+                device.device,
+                device.channels_last,
+                data.mean,
+                data.std,
             )
             if config.augment:
-                x = augment_batch(x, generator)
+                x = augment_batch(x, generator, max_shift)
             y = targets[rows].to(device.device, non_blocking=True)
             k = known[rows].to(device.device, non_blocking=True)
             with torch.autocast(
@@ -252,61 +260,31 @@ def _train(
                 f"the training loss became {train_loss} in epoch {epoch}; try a lower --lr"
             )
 
-        val_loss, metrics = evaluate(model, data, val_rows, config, device)
-        headline = mean_ap(metrics)
-        seconds = time.monotonic() - started
-        rows_out = _metric_rows(metrics, snap, epoch)
-        runs.record_epoch(
-            project,
-            run_id,
-            runs.EpochInfo(epoch, train_loss, val_loss, headline, seconds),
-            rows_out,
-        )
-        key = (
-            headline if headline is not None else -1.0,
-            -val_loss if val_loss is not None else float(epoch),
-        )
-        improved = best_key is None or key > best_key
-        if improved:
-            best_key = key
-            best = {
-                "state": copy.deepcopy(
-                    {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                ),
-                "epoch": epoch,
-                "mean_ap": headline,
-                "thresholds": [m.threshold for m in metrics],
-            }
-            _save_best(project, run_id, run_dir, config, snap, best)
-        emit(
-            {
-                "event": "epoch",
-                "run": run_id,
-                "epoch": epoch,
-                "epochs": config.epochs,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "mean_ap": headline,
-                "seconds": seconds,
-                "best": improved,
-                "tasks": [runs_row_dict(r) for r in rows_out],
-            }
+        val_probs = _validation_probs(model, data, val_rows, config, device)
+        recorder.end_epoch(
+            epoch, train_loss, val_probs, val_rows, time.monotonic() - started, model.state_dict
         )
         if step >= total_steps:
             break
 
+    best = recorder.best
     assert best is not None
     model.load_state_dict(best["state"])
     emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
-    write_run_predictions(project, run_id, model, data.images, data.ok, snap, device, emit, cancel)
+    score = image_scorer(model, data.images, device, spec)
+    write_run_predictions(project, run_id, score, data.ok, snap, emit, cancel)
     runs.finish_run(project, run_id, "done")
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 
 
-def runs_row_dict(row: runs.TaskMetricRow) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(row)
+def _validation_probs(
+    model: nn.Module, data: Prepared, val_rows: np.ndarray, config: TrainConfig, device: DeviceInfo
+) -> np.ndarray:
+    if len(val_rows) == 0:
+        return np.zeros((0, len(data.snapshot.task_ids)), dtype=np.float32)
+    return predict_array(
+        model, data.images, val_rows, device, config.batch_size * 2, data.mean, data.std
+    )
 
 
 def evaluate(
@@ -317,120 +295,8 @@ def evaluate(
     device: DeviceInfo,
 ) -> tuple[float | None, list[TaskMetrics]]:
     """Validation loss (masked: known cells only) and per-task metrics."""
-    snap = data.snapshot
-    if len(val_rows) == 0:
-        empty = np.zeros((0, len(snap.task_ids)), dtype=np.float32)
-        return None, task_metrics(empty, snap.targets[val_rows], snap.task_ids, snap.task_names)
-    probs = predict_array(model, data.images, val_rows, device, config.batch_size * 2)
-    targets = snap.targets[val_rows]
-    known = targets != -1
-    clipped = np.clip(probs, 1e-7, 1 - 1e-7)
-    cell = -(np.where(targets == 1, np.log(clipped), np.log(1 - clipped)))
-    val_loss = float((cell * known).sum() / len(val_rows))
-    return val_loss, task_metrics(probs, targets, snap.task_ids, snap.task_names)
+    probs = _validation_probs(model, data, val_rows, config, device)
+    return validation_scores(probs, data.snapshot, val_rows)
 
 
-def _metric_rows(
-    metrics: list[TaskMetrics], snap: LabelSnapshot, epoch: int
-) -> list[runs.TaskMetricRow]:
-    out = []
-    for m in metrics:
-        c = snap.counts[m.name]
-        out.append(
-            runs.TaskMetricRow(
-                m.task_id,
-                m.name,
-                epoch,
-                c["train_present"],
-                c["train_absent"],
-                c["train_unknown"],
-                c["val_present"],
-                c["val_absent"],
-                c["val_unknown"],
-                m.loss,
-                m.ap,
-                m.auc,
-                m.precision,
-                m.recall,
-                m.f1,
-                m.threshold,
-                m.na_reason,
-            )
-        )
-    return out
-
-
-def _save_best(
-    project: Project,
-    run_id: int,
-    run_dir: Path,
-    config: TrainConfig,
-    snap: LabelSnapshot,
-    best: dict[str, Any],
-) -> None:
-    path = run_dir / "best.pt"
-    save_checkpoint(
-        path,
-        {
-            "model": best["state"],
-            "config": config.to_dict(),
-            "task_ids": snap.task_ids,
-            "task_names": snap.task_names,
-            "epoch": best["epoch"],
-            "mean_ap": best["mean_ap"],
-            "thresholds": best["thresholds"],
-            "image_size": config.image_size,
-        },
-    )
-    runs.update_run(
-        project,
-        run_id,
-        checkpoint=str(path.relative_to(project.root)),
-        best_epoch=best["epoch"],
-        best_mean_ap=best["mean_ap"],
-    )
-
-
-def _init_from(
-    project: Project, model: nn.Module, source_run: int, task_ids: list[int], emit: Emit
-) -> None:
-    """Start from an earlier run: its backbone, and the heads of tasks that still exist."""
-    info = runs.get_run(project, source_run)
-    if info.checkpoint is None:
-        raise UserError(f"run {source_run} has no checkpoint to start from ({info.status})")
-    ckpt = load_checkpoint(project.root / info.checkpoint)
-    old_cfg = TrainConfig.from_dict(ckpt["config"])
-    state: dict[str, Tensor] = ckpt["model"]
-    if old_cfg.arch != "shared" or not hasattr(model, "heads"):
-        raise UserError("--init-from needs a shared-network run and a shared network")
-    own = model.state_dict()
-    mismatched = [
-        k
-        for k, v in state.items()
-        if not k.startswith("heads.") and (k not in own or own[k].shape != v.shape)
-    ]
-    if mismatched:
-        raise UserError(
-            f"run {source_run} has a different network (width "
-            f"{old_cfg.width}); use the same --width to start from it"
-        )
-    body = {k: v for k, v in state.items() if not k.startswith("heads.")}
-    model.load_state_dict(body, strict=False)
-    old_tasks: list[int] = ckpt["task_ids"]
-    reused = 0
-    with torch.no_grad():
-        heads = model.heads
-        assert isinstance(heads, nn.Linear)
-        for new_row, task_id in enumerate(task_ids):
-            if task_id in old_tasks:
-                old_row = old_tasks.index(task_id)
-                heads.weight[new_row] = state["heads.weight"][old_row]
-                heads.bias[new_row] = state["heads.bias"][old_row]
-                reused += 1
-    emit(
-        {
-            "event": "info",
-            "message": f"started from run {source_run}: backbone and "
-            f"{reused} of {len(task_ids)} task heads reused",
-        }
-    )
+__all__ = ["Prepared", "evaluate", "prepare", "runs_row_dict", "train"]

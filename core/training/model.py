@@ -7,6 +7,7 @@ single output, for the "does sharing help?" comparison.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -103,12 +104,22 @@ def build_model(spec: ModelSpec) -> nn.Module:
     return MultiTaskNet(spec.n_tasks, spec.width, spec.hidden)
 
 
-def to_model_input(batch_uint8_nhwc: Tensor, device: torch.device, channels_last: bool) -> Tensor:
-    """uint8 (N, H, W, 3) → float NCHW on ``device``, normalised, in the chosen memory format."""
+def to_model_input(
+    batch_uint8_nhwc: Tensor,
+    device: torch.device,
+    channels_last: bool,
+    mean: Sequence[float] = MEAN,
+    std: Sequence[float] = STD,
+) -> Tensor:
+    """uint8 (N, H, W, 3) → float NCHW on ``device``, normalised, in the chosen memory format.
+
+    ``mean`` and ``std`` are per channel for RGB scaled to [0, 1] (the backbone's own:
+    see ``BackboneSpec``); the default is ImageNet's, the compact network's.
+    """
     x = batch_uint8_nhwc.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255.0
-    x = (x - mean) / std
+    mean_t = torch.tensor(tuple(mean), device=device).view(1, 3, 1, 1) * 255.0
+    std_t = torch.tensor(tuple(std), device=device).view(1, 3, 1, 1) * 255.0
+    x = (x - mean_t) / std_t
     # The permuted tensor is NHWC in memory; make the layout explicit either way.
     return x.contiguous(
         memory_format=torch.channels_last if channels_last else torch.contiguous_format

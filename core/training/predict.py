@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -12,17 +12,27 @@ from torch import Tensor, nn
 
 from core import runs
 from core.project import Project
+from core.training.backbones import BackboneSpec
 from core.training.device import DeviceInfo, select_device
 from core.training.errors import RunFailed, TrainingCancelled
-from core.training.model import to_model_input
+from core.training.model import MEAN, STD, to_model_input
 from core.training.snapshot import LabelSnapshot
+
+if TYPE_CHECKING:
+    from core.training.config import TrainConfig
 
 PREDICT_BATCH = 256
 
 
 @torch.no_grad()
 def predict_array(
-    model: nn.Module, images: Tensor, rows: np.ndarray, device: DeviceInfo, batch_size: int
+    model: nn.Module,
+    images: Tensor,
+    rows: np.ndarray,
+    device: DeviceInfo,
+    batch_size: int,
+    mean: Sequence[float] = MEAN,
+    std: Sequence[float] = STD,
 ) -> np.ndarray:
     """Probabilities (len(rows), T) for the given rows of the uint8 image tensor."""
     model.eval()
@@ -30,7 +40,7 @@ def predict_array(
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
     for start in range(0, len(index), batch_size):
         chunk = index[start : start + batch_size].to(images.device)
-        x = to_model_input(images[chunk], device.device, device.channels_last)
+        x = to_model_input(images[chunk], device.device, device.channels_last, mean, std)
         with torch.autocast(
             device.device.type,
             dtype=device.amp_dtype or torch.float32,
@@ -44,14 +54,16 @@ def predict_array(
     return torch.cat(out).numpy()
 
 
+Score = Callable[[np.ndarray], np.ndarray]
+"""rows of the snapshot → probabilities (len(rows), T)."""
+
+
 def write_run_predictions(
     project: Project,
     run_id: int,
-    model: nn.Module,
-    images: Tensor,
+    score: Score,
     ok: np.ndarray,
     snap: LabelSnapshot,
-    device: DeviceInfo,
     emit: Callable[[dict[str, Any]], None],
     cancel: Callable[[], bool],
 ) -> None:
@@ -63,7 +75,7 @@ def write_run_predictions(
         if cancel():
             raise TrainingCancelled
         chunk = rows[start : start + PREDICT_BATCH * 8]
-        probs = predict_array(model, images, chunk, device, PREDICT_BATCH)
+        probs = score(chunk)
         image_ids = [snap.items[r].image_id for r in chunk]
         runs.write_predictions(project, run_id, image_ids, snap.task_ids, probs)
         emit(
@@ -78,6 +90,14 @@ def write_run_predictions(
     runs.end_predictions(project, run_id)
 
 
+def image_scorer(
+    model: nn.Module, images: Tensor, device: DeviceInfo, spec: BackboneSpec | None = None
+) -> Score:
+    """Scores rows of a uint8 image tensor with a whole network."""
+    mean, std = (spec.mean, spec.std) if spec is not None else (MEAN, STD)
+    return lambda rows: predict_array(model, images, rows, device, PREDICT_BATCH, mean, std)
+
+
 def predict_run(
     project: Project,
     run_id: int,
@@ -87,12 +107,12 @@ def predict_run(
 ) -> int:
     """Re-run a finished run's model over every image now in the project (new ones too).
 
-    Returns the number of images predicted.
+    Scratch and finetune runs run the whole network on the images; instant runs
+    the saved head on the backbone's cached features (computing those of new
+    images). Returns the number of images predicted.
     """
     from core.training.checkpoint import load_checkpoint
     from core.training.config import TrainConfig
-    from core.training.image_cache import ImageCache
-    from core.training.model import ModelSpec, build_model, use_channels_last
     from core.training.snapshot import take_snapshot
 
     info = runs.get_run(project, run_id)
@@ -101,13 +121,45 @@ def predict_run(
     ckpt = load_checkpoint(project.root / info.checkpoint)
     config = TrainConfig.from_dict(ckpt["config"])
     task_ids: list[int] = ckpt["task_ids"]
-    model = build_model(ModelSpec(len(task_ids), config.width, config.arch))
-    model.load_state_dict(ckpt["model"])
     device = select_device(device_choice)
-    model = model.to(device.device)
-    model = use_channels_last(model, device.channels_last)
     snap = take_snapshot(project, config.val_fraction)
     snap.task_ids = task_ids
+    if ckpt.get("mode") == "instant":
+        score, ok = _instant_scorer(project, run_id, ckpt, config, snap, device, emit, cancel)
+    else:
+        score, ok = _image_scorer(project, ckpt, config, snap, device, emit, cancel)
+    write_run_predictions(project, run_id, score, ok, snap, emit, cancel)
+    return int(ok.sum())
+
+
+def _checkpoint_spec(ckpt: dict[str, Any], width: int) -> BackboneSpec:
+    from core.training.backbones import COMPACT, base_spec
+
+    if "backbone" in ckpt:
+        return BackboneSpec.from_dict(ckpt["backbone"])
+    return base_spec(COMPACT, width)  # checkpoints from before transfer learning
+
+
+def _image_scorer(
+    project: Project,
+    ckpt: dict[str, Any],
+    config: TrainConfig,
+    snap: LabelSnapshot,
+    device: DeviceInfo,
+    emit: Callable[[dict[str, Any]], None],
+    cancel: Callable[[], bool],
+) -> tuple[Score, np.ndarray]:
+    import dataclasses
+
+    from core.training.image_cache import ImageCache
+    from core.training.model import use_channels_last
+    from core.training.network import build_image_model
+
+    spec = _checkpoint_spec(ckpt, config.width)
+    arch_config = dataclasses.replace(config, backbone=spec.arch)
+    model, _ = build_image_model(arch_config, len(snap.task_ids), weights="none")
+    model.load_state_dict(ckpt["model"])
+    model = use_channels_last(model.to(device.device), device.channels_last)
     cache = ImageCache(project.cache_dir, config.image_size)
 
     def progress(done: int, total: int) -> None:
@@ -117,5 +169,37 @@ def predict_run(
     images = torch.from_numpy(array)
     if device.device.type != "cpu":
         images = images.to(device.device)
-    write_run_predictions(project, run_id, model, images, ok, snap, device, emit, cancel)
-    return int(ok.sum())
+    return image_scorer(model, images, device, spec), ok
+
+
+def _instant_scorer(
+    project: Project,
+    run_id: int,
+    ckpt: dict[str, Any],
+    config: TrainConfig,
+    snap: LabelSnapshot,
+    device: DeviceInfo,
+    emit: Callable[[dict[str, Any]], None],
+    cancel: Callable[[], bool],
+) -> tuple[Score, np.ndarray]:
+    from core.training.backbones import build_backbone
+    from core.training.features import gather
+    from core.training.heads import build_head
+    from core.training.instant import head_probabilities
+
+    saved = _checkpoint_spec(ckpt, config.width)
+    backbone, spec = build_backbone(saved.name)
+    if spec.weights_id != saved.weights_id:
+        raise RunFailed(
+            f"run {run_id} was trained on features of {saved.name} with other weights "
+            f"({saved.weights_id}, now {spec.weights_id}); train a new run"
+        )
+    no_extra = np.zeros(0, dtype=np.int64)
+    features = gather(
+        project, snap, backbone, spec, config.image_size, 1, no_extra, device, emit, cancel
+    )
+    head = build_head(config.arch, spec.feature_dim, len(snap.task_ids), config.hidden)
+    head.load_state_dict(ckpt["model"])
+    head = head.to(device.device)
+    base = torch.from_numpy(features.base).to(device.device)
+    return (lambda rows: head_probabilities(head, base, rows)), features.ok

@@ -66,7 +66,7 @@ class LabelSnapshot:
 
 def take_snapshot(project: Project, val_fraction: float) -> LabelSnapshot:
     """Active tasks × images with status ok, read in one transaction."""
-    with project.transaction() as session:
+    with project.reading() as session:
         tasks = list(
             session.execute(
                 select(Task.id, Task.name)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -160,3 +163,23 @@ def test_large_bulk_edit_in_one_transaction(project: Project, ab: tuple[int, int
     with project.transaction() as s:
         assert s.scalar(select(func.count()).select_from(LabelEvent)) == 1200
     assert counts_per_task(project)[0].absent == 1200
+
+
+def test_reads_do_not_wait_for_a_writer_holding_the_lock(tmp_path: Path) -> None:
+    """The window reads counts and rows while the trainer writes predictions."""
+    with Project.create(tmp_path / "p", tasks=["a"]) as writer:
+        ids = add_fake_images(writer, 3)
+        task = get_task(writer, "a").id
+        set_label(writer, ids[0], task, 1)
+        reader = Project.open(tmp_path / "p")
+        try:
+            with writer.transaction() as session:  # holds the write lock until the block ends
+                session.execute(delete(Label))
+                started = time.monotonic()
+                counts = counts_per_task(reader)
+                row = image_row(reader, ids[0])
+                waited = time.monotonic() - started
+            assert waited < 2, "a read waited for the writer's lock"
+            assert counts[0].present == 1 and row[task] == 1, "reads see the last committed state"
+        finally:
+            reader.close()

@@ -1,0 +1,309 @@
+"""Backbone features of a snapshot's images: read from the feature cache, computed where missing.
+
+View 0 of every image is needed (validation and predictions); views 1… only of
+training images (an instant epoch draws one view per image, a fixed stand-in for
+on-the-fly augmentation). Missing features are computed in chunks: the images
+are decoded through the image cache at the backbone's input size, run through
+the frozen backbone (batched, ``torch.inference_mode``, on the GPU when there
+is one) and written to the feature cache chunk by chunk, so a cancelled or
+killed run keeps what it computed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from core.project import Project
+from core.training.backbones import BackboneSpec
+from core.training.device import DeviceInfo
+from core.training.errors import TrainingCancelled
+from core.training.feature_cache import FeatureCache, Key
+from core.training.image_cache import CacheItem, ImageCache
+from core.training.model import to_model_input
+from core.training.snapshot import LabelSnapshot
+
+Emit = Callable[[dict[str, Any]], None]
+Cancel = Callable[[], bool]
+
+# (horizontal flip, shift x, shift y) in units of SHIFT_FRACTION of the side.
+VIEWS = (
+    (False, 0, 0),
+    (True, 0, 0),
+    (False, 1, 1),
+    (True, -1, -1),
+    (False, 1, -1),
+    (True, -1, 1),
+    (False, -1, -1),
+    (True, 1, 1),
+)
+SHIFT_FRACTION = 1 / 28
+"""8 pixels at 224: small enough that every object stays in view."""
+CHUNK_IMAGES = 256
+"""Images decoded and run through the backbone per chunk (bounds memory: 38 MB at 224 px)."""
+BATCH = 64
+
+
+def apply_view(x: Tensor, view: int) -> Tensor:
+    """Normalised NCHW images as fixed view ``view`` sees them (0: unchanged; others may
+    be non-contiguous views)."""
+    flip, ux, uy = VIEWS[view]
+    if flip:
+        x = x.flip(3)
+    if ux or uy:
+        h, w = x.shape[-2:]
+        s = max(1, round(min(h, w) * SHIFT_FRACTION))
+        padded = F.pad(x, (s, s, s, s), mode="reflect")
+        x = padded[:, :, s + uy * s : s + uy * s + h, s + ux * s : s + ux * s + w]
+    return x
+
+
+def fold_batch_norms(backbone: nn.Module) -> nn.Module:
+    """An inference copy with each batch norm folded into the convolution before it.
+
+    Relies on a convolution and its batch norm being consecutive children (true of
+    every backbone here); the result is checked against the original on a random
+    batch, and the original returned when they disagree.
+    """
+    folded = copy.deepcopy(backbone).eval()
+
+    def walk(parent: nn.Module) -> None:
+        names = list(parent._modules)
+        for first, second in itertools.pairwise(names):
+            conv, bn = parent._modules[first], parent._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                parent._modules[first] = fuse_conv_bn_eval(conv, bn)
+                parent._modules[second] = nn.Identity()
+        for child in parent.children():
+            walk(child)
+
+    walk(folded)
+    backbone = backbone.eval()
+    probe = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected, got = backbone(probe), folded(probe)
+    scale = float(expected.abs().max()) + 1e-6
+    if not torch.allclose(expected, got, atol=1e-3 * scale, rtol=1e-3):
+        return backbone
+    return folded
+
+
+@torch.inference_mode()
+def extract(
+    backbone: nn.Module,
+    spec: BackboneSpec,
+    images: Tensor,
+    views: Sequence[int],
+    device: DeviceInfo,
+    batch_size: int = BATCH,
+) -> Tensor:
+    """Features (n, len(views), dim) float32 on the CPU of uint8 images (n, S, S, 3)."""
+    out = torch.empty(len(images), len(views), spec.feature_dim)
+    channels_last = extraction_channels_last(device)
+    for start in range(0, len(images), batch_size):
+        x = to_model_input(
+            images[start : start + batch_size], device.device, channels_last, spec.mean, spec.std
+        )
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        for j, view in enumerate(views):
+            v = apply_view(x, view).contiguous(memory_format=layout)
+            with torch.autocast(
+                device.device.type,
+                dtype=device.amp_dtype or torch.float32,
+                enabled=device.amp_dtype is not None,
+            ):
+                feats = backbone(v)
+            out[start : start + len(v), j] = feats.float().cpu()
+    return out
+
+
+def extraction_channels_last(device: DeviceInfo) -> bool:
+    """Channels-last memory for the frozen backbone's forward passes: on CUDA, and on the
+    CPU too. device.py keeps training contiguous on the CPU because the *backward* pass
+    of a channels-last 1×1 convolution corrupts the heap there (torch 2.13, oneDNN);
+    extraction never runs backward, and its forward results match the contiguous ones
+    (tests/core/training/test_features.py) while running about 1.7× faster on 2 cores."""
+    return device.device.type in ("cpu", "cuda")
+
+
+def inference_backbone(backbone: nn.Module, device: DeviceInfo) -> nn.Module:
+    """The frozen backbone as extraction runs it: batch norms folded, on the device."""
+    model = fold_batch_norms(backbone).to(device.device)
+    if extraction_channels_last(device):
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def file_digest(item: CacheItem) -> bytes | None:
+    """The image's SHA-256: the recorded one while size and mtime are as at import, else
+    read and hashed now; None when the file cannot be read (the image cache says why)."""
+    try:
+        info = os.stat(item.path)
+        if info.st_size == item.file_size and info.st_mtime_ns == item.file_mtime_ns:
+            return bytes.fromhex(item.content_hash)
+        with open(item.path, "rb") as f:
+            return hashlib.sha256(f.read()).digest()
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class FeatureSet:
+    """A snapshot's features, row-aligned with ``snap.items``."""
+
+    base: npt.NDArray[np.float32]
+    """(n, dim): view 0 of every image (zeros where ``ok`` is False)."""
+    extra_rows: npt.NDArray[np.int64]
+    """Rows that have the extra views (the training images)."""
+    extra: npt.NDArray[np.float32]
+    """(len(extra_rows), views - 1, dim): views 1… of those rows."""
+    ok: npt.NDArray[np.bool_]
+    computed: int
+    """(image, view) features computed this time; the rest came from the cache."""
+    reused: int
+    seconds: float
+
+
+def gather(
+    project: Project,
+    snap: LabelSnapshot,
+    backbone: nn.Module,
+    spec: BackboneSpec,
+    size: int,
+    views: int,
+    extra_rows: npt.NDArray[np.int64],
+    device: DeviceInfo,
+    emit: Emit,
+    cancel: Cancel,
+) -> FeatureSet:
+    """Features of every image (view 0) and of ``extra_rows`` (views 1 … views-1)."""
+    started = time.monotonic()
+    n, dim = len(snap.items), spec.feature_dim
+    cache = FeatureCache(project.cache_dir, spec.cache_key, size, dim, spec.resize)
+    digests = [file_digest(item) for item in snap.items]
+    wanted: list[list[int]] = [[0] for _ in range(n)]
+    for r in extra_rows:
+        wanted[int(r)] = list(range(views))
+    keys: list[Key] = []
+    where: list[tuple[int, int]] = []
+    for r, digest in enumerate(digests):
+        if digest is not None:
+            for v in wanted[r]:
+                keys.append((digest, v))
+                where.append((r, v))
+    values, found = cache.lookup(keys)
+    table = np.zeros((n, views, dim), dtype=np.float32)
+    have = np.zeros((n, views), dtype=np.bool_)
+    for (r, v), value, hit in zip(where, values, found, strict=True):
+        if hit:
+            table[r, v] = value
+            have[r, v] = True
+    reused = int(found.sum())
+    missing = [r for r in range(n) if digests[r] is None or not have[r, wanted[r]].all()]
+    ok = np.array([digests[r] is not None for r in range(n)], dtype=np.bool_)
+    computed = _compute_missing(
+        project,
+        snap,
+        missing,
+        digests,
+        wanted,
+        backbone,
+        spec,
+        size,
+        cache,
+        table,
+        have,
+        ok,
+        device,
+        emit,
+        cancel,
+    )
+    cache.merge()
+    ok &= have[:, 0]
+    extra = table[extra_rows, 1:] if views > 1 else np.zeros((len(extra_rows), 0, dim), "f4")
+    return FeatureSet(
+        table[:, 0].copy(), extra_rows, extra, ok, computed, reused, time.monotonic() - started
+    )
+
+
+def _compute_missing(
+    project: Project,
+    snap: LabelSnapshot,
+    missing: list[int],
+    digests: list[bytes | None],
+    wanted: list[list[int]],
+    backbone: nn.Module,
+    spec: BackboneSpec,
+    size: int,
+    cache: FeatureCache,
+    table: npt.NDArray[np.float32],
+    have: npt.NDArray[np.bool_],
+    ok: npt.NDArray[np.bool_],
+    device: DeviceInfo,
+    emit: Emit,
+    cancel: Cancel,
+) -> int:
+    """Decode and run the images that lack features; fills ``table``/``have``; the count."""
+    if not missing:
+        return 0
+    images = ImageCache(project.cache_dir, size)
+    model = inference_backbone(backbone, device)
+    computed = 0
+    total = len(missing)
+    emit({"event": "features", "done": 0, "total": total, "computed": 0})
+    for start in range(0, total, CHUNK_IMAGES):
+        if cancel():
+            raise TrainingCancelled
+        rows = missing[start : start + CHUNK_IMAGES]
+        pixels, decoded, report = images.load([snap.items[r] for r in rows], cancel=cancel)
+        for image_id, reason in report.failed:
+            emit({"event": "warning", "message": f"image {image_id} left out: {reason}"})
+        batch = torch.from_numpy(pixels)
+        by_views: dict[tuple[int, ...], list[int]] = {}
+        for i, r in enumerate(rows):
+            if decoded[i] and digests[r] is not None:
+                todo = tuple(v for v in wanted[r] if not have[r, v])
+                if todo:
+                    by_views.setdefault(todo, []).append(i)
+            else:
+                ok[r] = False
+        new_keys: list[Key] = []
+        new_values: list[npt.NDArray[np.float32]] = []
+        for todo, members in by_views.items():
+            feats = extract(model, spec, batch[members], todo, device).numpy()
+            for m, i in enumerate(members):
+                r = rows[i]
+                digest = digests[r]
+                assert digest is not None
+                for j, v in enumerate(todo):
+                    table[r, v] = feats[m, j]
+                    have[r, v] = True
+                    new_keys.append((digest, v))
+                    new_values.append(feats[m, j])
+        if new_keys:
+            cache.add(new_keys, np.stack(new_values))
+            computed += len(new_keys)
+        emit(
+            {
+                "event": "features",
+                "done": min(total, start + len(rows)),
+                "total": total,
+                "computed": computed,
+            }
+        )
+    return computed

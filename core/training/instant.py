@@ -1,0 +1,225 @@
+"""Instant mode: a frozen pretrained backbone, training on its cached features only.
+
+The features of every image are computed once (features.py, feature_cache.py);
+a run then fits the shared hidden layer and the task outputs (heads.py) on them
+— a few hundred small matrix products, seconds on a laptop CPU. Same masked
+loss, metrics, records, checkpoint and predictions as the image loop; the
+checkpoint holds the head only, with the backbone's spec (name, weights hash,
+input size, normalisation), so prediction rebuilds the identical backbone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from core import runs
+from core.project import Project
+from core.training.backbones import BackboneSpec, build_backbone
+from core.training.config import TrainConfig
+from core.training.device import DeviceInfo
+from core.training.errors import RunFailed, TrainingCancelled
+from core.training.features import FeatureSet, gather
+from core.training.heads import build_head
+from core.training.loss import multitask_loss, positive_weights
+from core.training.predict import write_run_predictions
+from core.training.records import EpochRecorder, checked_snapshot, record_snapshot
+from core.training.snapshot import LabelSnapshot
+from core.training.warm_start import warm_start
+
+Emit = Callable[[dict[str, Any]], None]
+Cancel = Callable[[], bool]
+
+MIN_SAMPLES_PER_EPOCH = 2048
+"""An epoch draws at least this many (image, view) samples, going over a small
+training set several times, so that a run of the default 12 epochs takes a few
+hundred optimisation steps even on 50 labelled images."""
+PROGRESS_INTERVAL_S = 0.5
+EVAL_BATCH = 4096
+
+
+@torch.no_grad()
+def head_probabilities(head: nn.Module, features: Tensor, rows: np.ndarray) -> np.ndarray:
+    """Sigmoid outputs (len(rows), T) of the head on the given rows of ``features``."""
+    head.eval()
+    out = []
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    for start in range(0, len(index), EVAL_BATCH):
+        chunk = index[start : start + EVAL_BATCH].to(features.device)
+        out.append(torch.sigmoid(head(features[chunk]).float()).cpu())
+    head.train()
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(out).numpy()
+
+
+def load_features(
+    project: Project,
+    snap: LabelSnapshot,
+    config: TrainConfig,
+    device: DeviceInfo,
+    emit: Emit,
+    cancel: Cancel,
+    extra_rows: np.ndarray,
+) -> tuple[FeatureSet, BackboneSpec]:
+    backbone, spec = build_backbone(config.backbone)
+    features = gather(
+        project,
+        snap,
+        backbone,
+        spec,
+        config.image_size,
+        config.views,
+        extra_rows.astype(np.int64),
+        device,
+        emit,
+        cancel,
+    )
+    emit(
+        {
+            "event": "info",
+            "message": f"features of {spec.name} at {config.image_size} px: "
+            f"{features.computed} computed, {features.reused} from the cache "
+            f"({features.seconds:.1f} s)",
+        }
+    )
+    return features, spec
+
+
+def train_instant(
+    project: Project,
+    run_id: int,
+    run_dir: Path,
+    config: TrainConfig,
+    device: DeviceInfo,
+    emit: Emit,
+    cancel: Cancel,
+) -> None:
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    snap = checked_snapshot(project, config)
+    candidates = np.flatnonzero(snap.trainable)
+    features, spec = load_features(project, snap, config, device, emit, cancel, candidates)
+    record_snapshot(project, run_id, device.description, snap, features.ok)
+    keep = features.ok[candidates]
+    train_rows = candidates[keep]
+    val_rows = np.flatnonzero(snap.validation & features.ok)
+    if len(train_rows) == 0:
+        raise RunFailed("no trainable labels: no labelled training image could be read")
+
+    dev = device.device
+    base = torch.from_numpy(features.base).to(dev)
+    views = torch.cat(
+        [
+            torch.from_numpy(features.base[train_rows])[:, None],
+            torch.from_numpy(features.extra[keep]),
+        ],
+        dim=1,
+    ).to(dev)  # (n_train, views, dim)
+    targets = torch.from_numpy(snap.targets[train_rows].astype(np.float32)).to(dev)
+    known = torch.from_numpy(snap.known[train_rows]).to(dev)
+
+    head = build_head(config.arch, spec.feature_dim, len(snap.task_ids), config.hidden)
+    if config.init_from is not None:
+        warm_start(project, head, config.init_from, snap.task_ids, config, spec, emit)
+    head = head.to(dev)
+    pos_weight = positive_weights(targets, known) if config.pos_weight else None
+
+    n = len(train_rows)
+    samples = max(n, MIN_SAMPLES_PER_EPOCH)
+    steps_per_epoch = math.ceil(samples / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.15
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
+    step = 0
+    last_beat = time.monotonic()
+    for epoch in range(1, config.epochs + 1):
+        started = time.monotonic()
+        head.train()
+        repeats = math.ceil(samples / n)
+        order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
+        view_of = torch.randint(0, views.shape[1], (len(order),), generator=generator)
+        loss_sum = torch.zeros((), device=dev)
+        seen = 0
+        last_report = time.monotonic()
+        for b in range(steps_per_epoch):
+            if cancel():
+                raise TrainingCancelled
+            pick = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
+            logits = head(views[rows, chosen])
+            loss = multitask_loss(logits, targets[rows], known[rows], config.loss, pos_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_sum += loss.detach() * len(rows)
+            seen += len(rows)
+            now = time.monotonic()
+            last_step = b == steps_per_epoch - 1 or step >= total_steps
+            if now - last_report >= PROGRESS_INTERVAL_S or last_step:
+                _check_finite(float(loss_sum) / seen, epoch, step)
+                emit(
+                    {
+                        "event": "progress",
+                        "run": run_id,
+                        "epoch": epoch,
+                        "epochs": config.epochs,
+                        "step": b + 1,
+                        "steps": steps_per_epoch,
+                        "loss": float(loss_sum) / seen,
+                        "elapsed": now - started,
+                    }
+                )
+                last_report = now
+                if now - last_beat >= runs.HEARTBEAT_SECONDS:
+                    runs.heartbeat(project, run_id)
+                    last_beat = now
+            if step >= total_steps:
+                break
+        train_loss = float(loss_sum) / max(1, seen)
+        _check_finite(train_loss, epoch, step)
+        val_probs = head_probabilities(head, base, val_rows)
+        recorder.end_epoch(
+            epoch, train_loss, val_probs, val_rows, time.monotonic() - started, head.state_dict
+        )
+        if step >= total_steps:
+            break
+
+    best = recorder.best
+    assert best is not None
+    head.load_state_dict(best["state"])
+    emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
+    write_run_predictions(
+        project,
+        run_id,
+        lambda rows: head_probabilities(head, base, rows),
+        features.ok,
+        snap,
+        emit,
+        cancel,
+    )
+    runs.finish_run(project, run_id, "done")
+    emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
+
+
+def _check_finite(loss: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss):
+        raise RunFailed(
+            f"the training loss became {loss} in epoch {epoch} (step {step}); try a lower --lr"
+        )

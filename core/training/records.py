@@ -1,0 +1,217 @@
+"""What every training mode writes: the snapshot summary, per-epoch records, the best checkpoint.
+
+Both loops — on images (loop.py) and on cached features (instant.py) — end each
+epoch with validation probabilities; :class:`EpochRecorder` turns them into the
+validation loss and per-task metrics, stores the epoch, keeps the best epoch's
+weights as ``runs/<id>/best.pt`` and emits the ``epoch`` event.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from core import runs
+from core.project import Project
+from core.training.backbones import BackboneSpec
+from core.training.checkpoint import save_checkpoint
+from core.training.config import TrainConfig
+from core.training.errors import RunFailed
+from core.training.metrics import TaskMetrics, mean_ap, task_metrics
+from core.training.snapshot import LabelSnapshot, take_snapshot
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def checked_snapshot(project: Project, config: TrainConfig) -> LabelSnapshot:
+    """The run's labels; RunFailed when there is nothing to train on."""
+    snapshot = take_snapshot(project, config.val_fraction)
+    if not snapshot.task_ids:
+        raise RunFailed("no trainable labels: the project has no active task")
+    if not snapshot.trainable.any():
+        raise RunFailed(
+            "no trainable labels: no training image has a known cell (label some images, "
+            "or lower --val-fraction if every labelled image fell into validation)"
+        )
+    return snapshot
+
+
+def record_snapshot(
+    project: Project, run_id: int, device: str, snap: LabelSnapshot, ok: np.ndarray
+) -> None:
+    runs.update_run(
+        project,
+        run_id,
+        device=device,
+        snapshot={
+            "images": len(snap.items),
+            "tasks": snap.task_names,
+            "counts": snap.counts,
+            "train_images": int((snap.trainable & ok).sum()),
+            "val_images": int((snap.validation & ok).sum()),
+        },
+    )
+
+
+def validation_scores(
+    probs: np.ndarray, snap: LabelSnapshot, val_rows: np.ndarray
+) -> tuple[float | None, list[TaskMetrics]]:
+    """Validation loss (masked: known cells only, per image) and per-task metrics."""
+    if len(val_rows) == 0:
+        empty = np.zeros((0, len(snap.task_ids)), dtype=np.float32)
+        return None, task_metrics(empty, snap.targets[val_rows], snap.task_ids, snap.task_names)
+    targets = snap.targets[val_rows]
+    known = targets != -1
+    clipped = np.clip(probs, 1e-7, 1 - 1e-7)
+    cell = -(np.where(targets == 1, np.log(clipped), np.log(1 - clipped)))
+    val_loss = float((cell * known).sum() / len(val_rows))
+    return val_loss, task_metrics(probs, targets, snap.task_ids, snap.task_names)
+
+
+def metric_rows(
+    metrics: list[TaskMetrics], snap: LabelSnapshot, epoch: int
+) -> list[runs.TaskMetricRow]:
+    out = []
+    for m in metrics:
+        c = snap.counts[m.name]
+        out.append(
+            runs.TaskMetricRow(
+                m.task_id,
+                m.name,
+                epoch,
+                c["train_present"],
+                c["train_absent"],
+                c["train_unknown"],
+                c["val_present"],
+                c["val_absent"],
+                c["val_unknown"],
+                m.loss,
+                m.ap,
+                m.auc,
+                m.precision,
+                m.recall,
+                m.f1,
+                m.threshold,
+                m.na_reason,
+            )
+        )
+    return out
+
+
+def runs_row_dict(row: runs.TaskMetricRow) -> dict[str, Any]:
+    return asdict(row)
+
+
+class EpochRecorder:
+    """Records epochs of one run and keeps its best one (by mean AP, then val loss)."""
+
+    def __init__(
+        self,
+        project: Project,
+        run_id: int,
+        run_dir: Path,
+        config: TrainConfig,
+        snap: LabelSnapshot,
+        spec: BackboneSpec,
+        emit: Emit,
+    ) -> None:
+        self.project = project
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.config = config
+        self.snap = snap
+        self.spec = spec
+        self.emit = emit
+        self.best: dict[str, Any] | None = None
+        self._best_key: tuple[float, float] | None = None
+
+    def end_epoch(
+        self,
+        epoch: int,
+        train_loss: float,
+        val_probs: np.ndarray,
+        val_rows: np.ndarray,
+        seconds: float,
+        state: Callable[[], dict[str, Tensor]],
+    ) -> bool:
+        """Store the epoch; save ``state()`` as the checkpoint when it is the best yet."""
+        val_loss, metrics = validation_scores(val_probs, self.snap, val_rows)
+        headline = mean_ap(metrics)
+        rows_out = metric_rows(metrics, self.snap, epoch)
+        runs.record_epoch(
+            self.project,
+            self.run_id,
+            runs.EpochInfo(epoch, train_loss, val_loss, headline, seconds),
+            rows_out,
+        )
+        key = (
+            headline if headline is not None else -1.0,
+            -val_loss if val_loss is not None else float(epoch),
+        )
+        improved = self._best_key is None or key > self._best_key
+        if improved:
+            self._best_key = key
+            self.best = {
+                "state": copy.deepcopy({k: v.detach().cpu() for k, v in state().items()}),
+                "epoch": epoch,
+                "mean_ap": headline,
+                "thresholds": [m.threshold for m in metrics],
+            }
+            self._save_best()
+        self.emit(
+            {
+                "event": "epoch",
+                "run": self.run_id,
+                "epoch": epoch,
+                "epochs": self.config.epochs,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "mean_ap": headline,
+                "seconds": seconds,
+                "best": improved,
+                "tasks": [runs_row_dict(r) for r in rows_out],
+            }
+        )
+        return improved
+
+    def _save_best(self) -> None:
+        assert self.best is not None
+        best, snap, spec = self.best, self.snap, self.spec
+        path = self.run_dir / "best.pt"
+        save_checkpoint(
+            path,
+            {
+                "model": best["state"],
+                "config": self.config.to_dict(),
+                "task_ids": snap.task_ids,
+                "task_names": snap.task_names,
+                "epoch": best["epoch"],
+                "mean_ap": best["mean_ap"],
+                "thresholds": best["thresholds"],
+                "image_size": self.config.image_size,
+                "mode": self.config.mode,
+                "backbone": spec.to_dict(),
+                # What the network's input must be (the export sidecar carries this).
+                "input": {
+                    "size": self.config.image_size,
+                    "mean": list(spec.mean),
+                    "std": list(spec.std),
+                    "resize": spec.resize,
+                    "channels": "RGB",
+                    "range": "[0, 1] before normalisation",
+                },
+            },
+        )
+        runs.update_run(
+            self.project,
+            self.run_id,
+            checkpoint=str(path.relative_to(self.project.root)),
+            best_epoch=best["epoch"],
+            best_mean_ap=best["mean_ap"],
+        )
