@@ -77,7 +77,7 @@ class ProjectSession(QObject):
             return []
         try:
             changes = core_labels.set_cells(self.project, cells, source=source)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing was changed
+        except Exception as exc:
             self.error.emit(f"The labels could not be saved: {exc}")
             return []
         if changes:
@@ -148,7 +148,7 @@ class SetCellsCommand(QUndoCommand):
     def _write(self, cells: list[tuple[int, int, CellValue]]) -> None:
         try:
             core_labels.set_cells(self.session.project, cells, source=self.source)
-        except Exception as exc:  # noqa: BLE001 - reported, the stack stays usable
+        except Exception as exc:
             self.session.error.emit(f"Undo/redo could not be saved: {exc}")
             return
         self.session._announce(self.changes)
