@@ -77,7 +77,7 @@ class ProjectSession(QObject):
             return []
         try:
             changes = core_labels.set_cells(self.project, cells, source=source)
-        except Exception as exc:
+        except Exception as exc:  # shown to the user; nothing was changed
             self.error.emit(f"The labels could not be saved: {exc}")
             return []
         if changes:
@@ -143,12 +143,13 @@ class SetCellsCommand(QUndoCommand):
         self._write([(c.image_id, c.task_id, c.new) for c in self.changes])
 
     def undo(self) -> None:
-        self._write([(c.image_id, c.task_id, c.old) for c in self.changes])
+        # Undoing is the annotator's own act, whatever made the change being undone.
+        self._write([(c.image_id, c.task_id, c.old) for c in self.changes], "human")
 
-    def _write(self, cells: list[tuple[int, int, CellValue]]) -> None:
+    def _write(self, cells: list[tuple[int, int, CellValue]], source: str | None = None) -> None:
         try:
-            core_labels.set_cells(self.session.project, cells, source=self.source)
-        except Exception as exc:
+            core_labels.set_cells(self.session.project, cells, source=source or self.source)
+        except Exception as exc:  # reported; the stack stays usable
             self.session.error.emit(f"Undo/redo could not be saved: {exc}")
             return
         self.session._announce(self.changes)

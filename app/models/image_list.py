@@ -13,6 +13,14 @@ the image under the cursor vanish): the model marks its filter *stale*
 (``filter_stale_changed``) and re-applies it on ``refresh()`` or when a
 filter or sort order is set.
 
+With a run set (``set_run``), three more kinds list images in an order of the
+run's predictions, each computed by one ``core.predictions`` query when chosen:
+"label next" (the active-learning queue by image, most uncertain unknown cell
+first, ``LABEL_NEXT_IMAGES`` of them), "likely label errors" (the images of the
+``LABEL_ERROR_CELLS`` most confident disagreements with a label) and "predicted
+present" for a task (every image the run predicts present, highest first). The
+sort order does not apply to them.
+
 The queries live here (not in ``core.labels.list_images``) because the
 window needs two things core does not offer: a cheaper "has unknown" /
 "fully labelled" query (one grouped scan of the labels instead of a
@@ -42,7 +50,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.session import LabelsChanged, ProjectSession
 from app.thumbnails import ThumbnailLoader
+from core import predictions as core_predictions
 from core.db.models import Image, Label
+from core.errors import UserError
 
 BLOCK_ROWS = 200
 """Rows whose details are read together, in one query."""
@@ -59,7 +69,14 @@ FILTER_KINDS = (
     "task_unknown",
 )
 TASK_FILTER_KINDS = ("task_present", "task_absent", "task_unknown")
+PREDICTION_FILTER_KINDS = ("label_next", "label_errors", "predicted_present")
+"""Kinds that need a run (``set_run``); they bring their own order."""
 SORT_ORDERS = ("name", "imported")
+
+LABEL_NEXT_IMAGES = 500
+"""Images in the "label next" queue."""
+LABEL_ERROR_CELLS = 500
+"""Most confident disagreements whose images "likely label errors" lists."""
 
 ALL_KNOWN = "all"
 SOME_KNOWN = "some"
@@ -140,6 +157,48 @@ def query_image_ids(
         return list(conn.execute(query.order_by(*ordering)).scalars())
 
 
+def query_prediction_ids(
+    session: ProjectSession, run_id: int, image_filter: ImageFilter
+) -> tuple[list[int], dict[int, str]]:
+    """Ids of a prediction kind in its order, and a note per image for its tooltip.
+
+    Raises ``UserError`` when the run's predictions cannot be used.
+    """
+    project = session.project
+
+    def task_name(task_id: int) -> str:
+        task = session.task(task_id)
+        return task.name if task else f"task {task_id}"
+
+    notes: dict[int, str] = {}
+    if image_filter.kind == "label_next":
+        queue = core_predictions.label_next_images(project, run_id, limit=LABEL_NEXT_IMAGES)
+        for item in queue:
+            if item.cells:
+                c = item.cells[0]
+                why = "random pick" if item.random else "most uncertain"
+                notes[item.image_id] = (
+                    f"Label next ({why}): {task_name(c.task_id)} p = {c.probability:.2f} "
+                    f"(threshold {c.threshold:.2f}), {len(item.cells)} unknown"
+                )
+        return [item.image_id for item in queue], notes
+    if image_filter.kind == "label_errors":
+        found = core_predictions.disagreements(project, run_id, limit=LABEL_ERROR_CELLS)
+        ids: list[int] = []
+        for d in found:
+            if d.image_id not in notes:
+                ids.append(d.image_id)
+                label = "present" if d.label else "absent"
+                notes[d.image_id] = (
+                    f"Likely label error: {task_name(d.task_id)} labelled {label}, "
+                    f"p = {d.probability:.2f}"
+                )
+        return ids, notes
+    if image_filter.kind == "predicted_present" and image_filter.task_id is not None:
+        return core_predictions.predicted_present(project, run_id, image_filter.task_id), notes
+    raise ValueError(f"not a prediction filter: {image_filter}")
+
+
 def query_details(
     engine: Engine, image_ids: Sequence[int], active_task_ids: Sequence[int]
 ) -> list[tuple[int, str, str, str, int]]:
@@ -209,6 +268,8 @@ class ImageListModel(QAbstractListModel):
         self._active: list[int] = []
         self._total = 0
         self._error_reported = False
+        self._run_id: int | None = None
+        self._notes: dict[int, str] = {}  # image id → why a prediction kind lists it
         session.labels_changed.connect(self._on_labels_changed)
         session.tasks_changed.connect(self._on_tasks_changed)
         session.images_changed.connect(self._on_images_changed)
@@ -267,6 +328,9 @@ class ImageListModel(QAbstractListModel):
             state = _STATE_TEXT[self._state_at(row)]
             problem = self._problem(image_id, details)
             note = "" if problem is None else f"\nfile {problem}: {details.path}"
+            why = self._notes.get(image_id)
+            if why:
+                note += f"\n{why}"
             return f"{details.rel_path}\n{state}{note}"
         return None
 
@@ -278,13 +342,18 @@ class ImageListModel(QAbstractListModel):
     # -- filter and order ------------------------------------------------------------
 
     def set_filter(self, kind: str, task_id: int | None = None) -> None:
-        """Show the images of one filter kind (``FILTER_KINDS``); re-applies it if unchanged.
+        """Show the images of one filter kind (``FILTER_KINDS``, or with a run set
+        ``PREDICTION_FILTER_KINDS``); re-applies it if unchanged.
 
-        The task kinds need the id of an active task; the others take none.
+        The task kinds and "predicted_present" need the id of an active task; the
+        others take none.
         """
-        if kind not in FILTER_KINDS:
-            raise ValueError(f"filter kind must be one of {FILTER_KINDS}, not {kind!r}")
-        if kind in TASK_FILTER_KINDS:
+        kinds = FILTER_KINDS + PREDICTION_FILTER_KINDS
+        if kind not in kinds:
+            raise ValueError(f"filter kind must be one of {kinds}, not {kind!r}")
+        if kind in PREDICTION_FILTER_KINDS and self._run_id is None:
+            raise ValueError(f"filter {kind!r} needs a run: call set_run first")
+        if kind in (*TASK_FILTER_KINDS, "predicted_present"):
             if task_id is None or self._session.task(task_id) is None:
                 raise ValueError(f"filter {kind!r} needs the id of an active task, not {task_id}")
         elif task_id is not None:
@@ -294,6 +363,24 @@ class ImageListModel(QAbstractListModel):
 
     def current_filter(self) -> ImageFilter:
         return self._filter
+
+    def set_run(self, run_id: int | None) -> None:
+        """The run whose predictions the prediction kinds use (None: those kinds are not
+        available; if one is applied, the list goes back to all images)."""
+        if run_id == self._run_id:
+            return
+        self._run_id = run_id
+        if self._filter.kind in PREDICTION_FILTER_KINDS:
+            if run_id is None:
+                self._filter = ImageFilter()
+            self._reset()
+
+    def run_id(self) -> int | None:
+        return self._run_id
+
+    def note(self, image_id: int) -> str | None:
+        """Why the current prediction kind lists this image (also in its tooltip)."""
+        return self._notes.get(image_id)
 
     def set_sort(self, order: str) -> None:
         """Order by "name" (path relative to the import folder) or "imported" (import time)."""
@@ -373,7 +460,11 @@ class ImageListModel(QAbstractListModel):
             self._active = [t.id for t in self._session.tasks()]
             if self._filter.task_id is not None and self._filter.task_id not in self._active:
                 self._filter = ImageFilter()  # its task was archived or deleted
-            self._ids = query_image_ids(self._engine, self._filter, self._order, self._active)
+            self._notes = {}
+            if self._filter.kind in PREDICTION_FILTER_KINDS:
+                self._ids = self._prediction_ids()
+            else:
+                self._ids = query_image_ids(self._engine, self._filter, self._order, self._active)
             self._total = (
                 len(self._ids) if self._filter.kind == "all" else query_image_count(self._engine)
             )
@@ -383,6 +474,18 @@ class ImageListModel(QAbstractListModel):
             self._report(f"The image list could not be read from the database: {exc}")
         self._rows = None
         self._set_stale(False)
+
+    def _prediction_ids(self) -> list[int]:
+        """The ids of the prediction kind applied; on a run that cannot be used, says why
+        and goes back to all images."""
+        if self._run_id is not None:
+            try:
+                ids, self._notes = query_prediction_ids(self._session, self._run_id, self._filter)
+                return ids
+            except UserError as exc:
+                self._session.error.emit(f"The predictions cannot be used: {exc}")
+        self._filter = ImageFilter()
+        return query_image_ids(self._engine, self._filter, self._order, self._active)
 
     def _report(self, message: str) -> None:
         if not self._error_reported:
@@ -447,7 +550,7 @@ class ImageListModel(QAbstractListModel):
                 self.index(max(rows)),
                 [int(ImageRole.LabelState), int(Qt.ItemDataRole.ToolTipRole)],
             )
-        if self._filter.kind != "all":
+        if self._filter.kind not in ("all", "predicted_present"):  # those ignore labels
             self._set_stale(True)
 
     def _on_tasks_changed(self) -> None:
@@ -496,10 +599,18 @@ _STATE_TEXT = {
 
 
 def filter_label(kind: str, task_name: str | None = None) -> str:
-    """How a filter reads in a menu: "Has unknown", "car: present"."""
+    """How a filter reads in a menu: "Has unknown", "car: present", "Predicted present: car"."""
     if kind in TASK_FILTER_KINDS:
         return f"{task_name}: {kind.removeprefix('task_')}"
+    if kind == "predicted_present":
+        return f"Predicted present: {task_name}"
     return _FILTER_TEXT[kind]
 
 
-_FILTER_TEXT = {"all": "All", "has_unknown": "Has unknown", "fully_labelled": "Fully labelled"}
+_FILTER_TEXT = {
+    "all": "All",
+    "has_unknown": "Has unknown",
+    "fully_labelled": "Fully labelled",
+    "label_next": "Label next (most uncertain)",
+    "label_errors": "Likely label errors",
+}

@@ -117,6 +117,13 @@ class AnnotatePane(QWidget):
     def current_image_id(self) -> int | None:
         return self._current
 
+    def set_run(self, run_id: int | None) -> None:
+        """Show this run's predictions in the label panel (None: none)."""
+        self.panel.set_run(run_id)
+
+    def run_id(self) -> int | None:
+        return self.panel.run_id()
+
     # -- internals -------------------------------------------------------------------
 
     def _targets(self) -> list[int]:

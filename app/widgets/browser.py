@@ -8,6 +8,10 @@ labelling state: a green check (every task known), an amber dot (some tasks
 unknown) or a grey ring (nothing known yet); a red mark flags a file that is
 missing or unreadable.
 
+With a run set (``set_run``), the "Show" menu also offers the run's orders:
+"Label next (most uncertain)", "Likely label errors" and "Predicted present:
+<task>"; the sort menu is then disabled (those bring their own order).
+
 The main window talks to it through ``current_image_changed``,
 ``selection_changed`` and a handful of methods; it never reaches inside.
 """
@@ -55,6 +59,7 @@ from PySide6.QtWidgets import (
 from app.models.image_list import (
     ALL_KNOWN,
     NONE_KNOWN,
+    PREDICTION_FILTER_KINDS,
     SOME_KNOWN,
     TASK_FILTER_KINDS,
     ImageFilter,
@@ -402,6 +407,23 @@ class ImageBrowser(QWidget):
         row = self._current_row()
         return (0 if row is None else row + 1, self.list_model.rowCount())
 
+    def set_run(self, run_id: int | None) -> None:
+        """Offer this run's orders in the "Show" menu (None: withdraw them; a list in one
+        of them goes back to all images)."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.list_model.set_run(run_id)
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._fill_filter_combo()
+
+    def run_id(self) -> int | None:
+        return self.list_model.run_id()
+
+    def show_prediction_order(self, kind: str, task_id: int | None = None) -> None:
+        """Apply one of the run's orders (``PREDICTION_FILTER_KINDS``), as the menu does."""
+        self._set_filter(ImageFilter(kind, task_id))
+
     # -- filter bar ----------------------------------------------------------------------
 
     def _fill_filter_combo(self) -> None:
@@ -418,9 +440,26 @@ class ImageBrowser(QWidget):
             for task in tasks:
                 for kind in TASK_FILTER_KINDS:
                     combo.addItem(filter_label(kind, task.name), (kind, task.id))
+            if self.list_model.run_id() is not None:
+                combo.insertSeparator(combo.count())
+                for kind in ("label_next", "label_errors"):
+                    combo.addItem(filter_label(kind), (kind, None))
+                for task in tasks:
+                    kind = "predicted_present"
+                    combo.addItem(filter_label(kind, task.name), (kind, task.id))
             combo.setCurrentIndex(max(0, self._filter_index(wanted)))
         finally:
             combo.blockSignals(False)
+        self._update_sort_enabled()
+
+    def _update_sort_enabled(self) -> None:
+        by_prediction = self.list_model.current_filter().kind in PREDICTION_FILTER_KINDS
+        self.sort_combo.setEnabled(not by_prediction)
+        self.sort_combo.setToolTip(
+            "This list is in the order of the run's predictions"
+            if by_prediction
+            else "Order of the images"
+        )
 
     def _apply_filter(self, index: int) -> None:
         data = self.filter_combo.itemData(index)
@@ -439,6 +478,7 @@ class ImageBrowser(QWidget):
             self.filter_combo.blockSignals(True)
             self.filter_combo.setCurrentIndex(index)
             self.filter_combo.blockSignals(False)
+        self._update_sort_enabled()
 
     def _filter_index(self, image_filter: ImageFilter) -> int:
         wanted = (image_filter.kind, image_filter.task_id)

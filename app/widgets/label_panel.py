@@ -4,6 +4,12 @@ The panel never trusts its own clicks for what it shows: a click goes to the
 session (which commits it and pushes one undoable command), and the rows are
 redrawn from the database when the session announces ``labels_changed`` — so
 undo, redo, bulk edits and other windows all show up the same way.
+
+With a run set (``set_run``), each row of a single image also shows the run's
+prediction: a thin bar (0–100 %, a tick at the task's threshold) coloured by
+agreement with the label — green agrees, red disagrees, blue for an unknown
+cell — and, on unknown rows, an "Accept" button that sets the predicted value
+as one undoable command recorded with source "prediction".
 """
 
 from __future__ import annotations
@@ -11,8 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QResizeEvent
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -31,6 +46,7 @@ from app.keys import LABEL_KEYS, MAX_TASK_KEYS
 from app.session import LabelsChanged, ProjectSession
 from app.widgets.image_info import image_info, image_infos
 from core import labels as core_labels
+from core import predictions as core_predictions
 from core.errors import NotFoundError, UserError
 from core.labels import ABSENT, PRESENT, UNKNOWN, CellValue
 from core.tasks import TaskInfo
@@ -45,6 +61,11 @@ CYCLE: dict[CellValue, CellValue] = {UNKNOWN: PRESENT, PRESENT: ABSENT, ABSENT: 
 """What a task key does to a cell: ? → present → absent → ?."""
 _BUTTON_IDS = {PRESENT: 1, ABSENT: 0, UNKNOWN: 2}
 _DEFAULT_COLOUR = "#4e79a7"
+
+AGREES, DISAGREES, UNKNOWN_CELL = "agrees", "disagrees", "unknown"
+BAR_COLOURS = {AGREES: "#2e9d4a", DISAGREES: "#d64541", UNKNOWN_CELL: "#3d7fd9"}
+"""Prediction bar fill: the model agrees with the label, contradicts it, or the cell is
+unknown."""
 
 
 def task_key(index: int) -> str:
@@ -100,6 +121,84 @@ class _ElidedLabel(QLabel):
         shown = metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, width)
         if shown != self.text():
             self.setText(shown)
+
+
+def agreement(probability: float, threshold: float, value: CellValue) -> str:
+    """``AGREES``, ``DISAGREES`` or ``UNKNOWN_CELL``: the prediction (``p >= t`` is present)
+    against the cell's label."""
+    if value is None:
+        return UNKNOWN_CELL
+    predicted = core_predictions.predicted_value(probability, threshold)
+    return AGREES if predicted == value else DISAGREES
+
+
+def prediction_tooltip(probability: float, threshold: float) -> str:
+    """ "p = 0.83 (threshold 0.41)"."""
+    return f"p = {probability:.2f} (threshold {threshold:.2f})"
+
+
+class PredictionBar(QWidget):
+    """A thin bar: the probability as a fill from the left (0–100 %), a tick at the
+    threshold, the fill coloured by agreement with the label."""
+
+    BAR_HEIGHT = 6
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("predictionBar")
+        self.setFixedHeight(self.BAR_HEIGHT + 6)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._p = 0.0
+        self._t = 0.5
+        self._state = UNKNOWN_CELL
+
+    def set_prediction(self, probability: float, threshold: float, state: str) -> None:
+        self._p = min(1.0, max(0.0, float(probability)))
+        self._t = min(1.0, max(0.0, float(threshold)))
+        self._state = state
+        self.update()
+
+    def probability(self) -> float:
+        return self._p
+
+    def threshold(self) -> float:
+        return self._t
+
+    def state(self) -> str:
+        """``AGREES``, ``DISAGREES`` or ``UNKNOWN_CELL``."""
+        return self._state
+
+    def colour(self) -> QColor:
+        return QColor(BAR_COLOURS[self._state])
+
+    def sizeHint(self) -> QSize:
+        return QSize(120, self.BAR_HEIGHT + 6)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        inset = 2.0  # room for the tick's cap at 0 and 100 %
+        track = QRectF(inset, (h - self.BAR_HEIGHT) / 2, w - 2 * inset, self.BAR_HEIGHT)
+        radius = self.BAR_HEIGHT / 2
+        groove = QColor(self.palette().color(QPalette.ColorRole.Mid))
+        groove.setAlpha(90)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(groove)
+        painter.drawRoundedRect(track, radius, radius)
+        if self._p > 0:
+            fill = QRectF(
+                track.x(), track.y(), max(track.height(), track.width() * self._p), track.height()
+            )
+            painter.setBrush(self.colour())
+            painter.drawRoundedRect(fill, radius, radius)
+        x = track.x() + track.width() * self._t
+        pen = QPen(self.palette().color(QPalette.ColorRole.WindowText), 2)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        painter.setPen(pen)
+        painter.drawLine(QRectF(x, 0, 0, h).topLeft(), QRectF(x, 0, 0, h).bottomLeft())
+        painter.end()
 
 
 class TaskRow(QFrame):
@@ -172,6 +271,43 @@ class TaskRow(QFrame):
             seg_layout.addWidget(button)
         self.segments.setStyleSheet(self._style(colour, dark))
 
+        # The selected run's prediction (shown for a single image once a run is set).
+        self.prediction = QWidget()
+        self.prediction.setObjectName("prediction")
+        self.prediction_bar = PredictionBar()
+        self.prediction_text = QLabel()
+        self.prediction_text.setObjectName("predictionText")
+        self.prediction_text.setFont(small)
+        self.prediction_text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.prediction_text.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        self.prediction_text.setFixedWidth(QFontMetrics(small).horizontalAdvance("100 %") + 4)
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setObjectName("acceptPrediction")
+        self.accept_button.setFont(small)
+        self.accept_button.setAutoDefault(False)
+        self.accept_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.accept_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.accept_button.setStyleSheet(
+            "QPushButton { padding: 0px 8px; min-height: 16px; border: 1px solid palette(mid);"
+            " border-radius: 4px; background: palette(button); }"
+            " QPushButton:hover { background: palette(midlight); }"
+        )
+        # Hidden on known cells but keeping its room: every bar has the same length, so
+        # the threshold ticks of the rows line up.
+        keep_room = self.accept_button.sizePolicy()
+        keep_room.setRetainSizeWhenHidden(True)
+        self.accept_button.setSizePolicy(keep_room)
+        line = QHBoxLayout(self.prediction)
+        line.setContentsMargins(0, 2, 0, 0)
+        line.setSpacing(6)
+        line.addWidget(self.prediction_bar, 1)
+        line.addWidget(self.prediction_text)
+        line.addWidget(self.accept_button)
+        self.prediction.hide()
+        self._predicted: tuple[float, float] | None = None
+
         layout = QGridLayout(self)
         layout.setContentsMargins(4, 3, 4, 3)
         layout.setHorizontalSpacing(6)
@@ -181,6 +317,7 @@ class TaskRow(QFrame):
         layout.addWidget(self.name_label, 0, 2)
         layout.addWidget(self.segments, 0, 3)
         layout.addWidget(self.counts_label, 1, 2, 1, 2)  # bulk mode: counts under the row
+        layout.addWidget(self.prediction, 2, 2, 1, 2)  # a run's prediction under the row
         layout.setColumnStretch(2, 1)
 
     def show_values(self, values: Sequence[CellValue]) -> None:
@@ -201,6 +338,37 @@ class TaskRow(QFrame):
         self.counts_label.set_full_text(text)
         self.counts_label.setVisible(bulk)
         self.setAccessibleDescription(text)
+
+    def show_prediction(self, prediction: tuple[float, float] | None, value: CellValue) -> None:
+        """Show the run's (probability, threshold) for this cell against its ``value``;
+        None hides the line. The Accept button shows on unknown cells only."""
+        self._predicted = prediction
+        if prediction is None:
+            self.prediction.hide()
+            self.prediction.setToolTip("")
+            return
+        p, t = prediction
+        state = agreement(p, t, value)
+        self.prediction_bar.set_prediction(p, t, state)
+        self.prediction_text.setText(f"{round(p * 100)} %")
+        what = {
+            AGREES: "agrees with the label",
+            DISAGREES: "contradicts the label",
+            UNKNOWN_CELL: "the label is unknown",
+        }[state]
+        predicted = "present" if core_predictions.predicted_value(p, t) else "absent"
+        tip = prediction_tooltip(p, t)
+        self.prediction.setToolTip(f"{tip}\npredicts {predicted}: {what}")
+        self.prediction_bar.setAccessibleName(f"{self.task.name}: prediction")
+        self.prediction_bar.setAccessibleDescription(f"{tip}, predicts {predicted}, {what}")
+        self.accept_button.setVisible(value is None)
+        self.accept_button.setToolTip(f"Set {self.task.name} to {predicted}, as predicted ({tip})")
+        self.accept_button.setAccessibleName(f"Accept {self.task.name} = {predicted}")
+        self.prediction.show()
+
+    def predicted(self) -> tuple[float, float] | None:
+        """The (probability, threshold) shown, or None when no prediction is shown."""
+        return self._predicted
 
     def checked_value(self) -> CellValue | str:
         """The checked segment's value, or "mixed" when none is checked."""
@@ -256,6 +424,7 @@ class LabelPanel(QWidget):
         self._session = session
         self._image_ids: list[int] = []
         self._rows: list[TaskRow] = []
+        self._run_id: int | None = None
 
         self.title = QLabel()
         self.title.setObjectName("labelPanelTitle")
@@ -291,6 +460,18 @@ class LabelPanel(QWidget):
         self.fill_button.setAutoDefault(False)
         self.fill_button.clicked.connect(self.all_unknown_to_absent)
 
+        self.accept_all_button = QPushButton("Accept predictions")
+        self.accept_all_button.setObjectName("acceptAllPredictions")
+        self.accept_all_button.setToolTip(
+            "Set every unknown task of the current image(s) to the value the selected run "
+            "predicts (one undoable step)"
+        )
+        self.accept_all_button.setAccessibleName("Accept all predictions for unknown tasks")
+        self.accept_all_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.accept_all_button.setAutoDefault(False)
+        self.accept_all_button.clicked.connect(self.accept_all_unknown)
+        self.accept_all_button.hide()
+
         self.keys_help = QLabel(
             "<table cellspacing=0 cellpadding=1>"
             + "".join(
@@ -314,6 +495,7 @@ class LabelPanel(QWidget):
         layout.addWidget(scroll, 1)
         fill_row = QHBoxLayout()
         fill_row.addWidget(self.fill_button)
+        fill_row.addWidget(self.accept_all_button)
         fill_row.addStretch(1)
         layout.addLayout(fill_row)
         layout.addWidget(self.keys_help)
@@ -337,6 +519,23 @@ class LabelPanel(QWidget):
     def rows(self) -> list[TaskRow]:
         """The task rows in display order."""
         return list(self._rows)
+
+    def set_run(self, run_id: int | None) -> None:
+        """Show this run's predictions next to the labels (None: none). A run whose
+        predictions are incomplete is refused with a message (and none is shown)."""
+        if run_id is not None:
+            try:
+                core_predictions.thresholds(self._session.project, run_id)
+            except UserError as exc:
+                self._session.error.emit(f"The predictions cannot be shown: {exc}")
+                run_id = None
+        self._run_id = run_id
+        self.accept_all_button.setVisible(run_id is not None)
+        self._refresh()
+
+    def run_id(self) -> int | None:
+        """The run whose predictions are shown, or None."""
+        return self._run_id
 
     # -- actions (the window binds keys to these) ------------------------------------------
 
@@ -371,6 +570,46 @@ class LabelPanel(QWidget):
         where = f"{n:,} image" + ("s" if n != 1 else "")
         if not self._session.set_cells(cells, text=f"Set unknown → absent on {where}"):
             self._refresh()  # nothing changed: show what the database holds
+
+    def accept_prediction(self, index: int) -> None:
+        """Set the unknown cell of the task at display ``index`` to its predicted value, on
+        the current image (one command, source "prediction"); known cells are left alone."""
+        task = self._task_at(index)
+        if task is None or self._run_id is None or len(self._image_ids) != 1:
+            return
+        try:
+            cells = core_predictions.accept_cell(
+                self._session.project, self._run_id, self._image_ids[0], task.id
+            )
+        except UserError as exc:
+            self._session.error.emit(f"The prediction could not be accepted: {exc}")
+            return
+        if not cells:
+            self._refresh()
+            return
+        value = "present" if cells[0][2] else "absent"
+        text = f"Accept prediction {task.name} = {value}"
+        if not self._session.set_cells(cells, text=text, source="prediction"):
+            self._refresh()
+
+    def accept_all_unknown(self) -> None:
+        """Every unknown cell of the current image(s) that the run predicts → its predicted
+        value, as one command (source "prediction")."""
+        if self._run_id is None or not self._image_ids:
+            return
+        try:
+            cells = core_predictions.accept_images(
+                self._session.project, self._run_id, self._image_ids
+            )
+        except UserError as exc:
+            self._session.error.emit(f"The predictions could not be accepted: {exc}")
+            return
+        n_images = len({i for i, _, _ in cells})
+        text = f"Accept {len(cells):,} prediction" + ("s" if len(cells) != 1 else "")
+        if n_images > 1:
+            text += f" on {n_images:,} images"
+        if not self._session.set_cells(cells, text=text, source="prediction"):
+            self._refresh()
 
     def copy_from(self, image_id: int) -> None:
         """Give every active task of the current image(s) ``image_id``'s value (one command)."""
@@ -422,6 +661,7 @@ class LabelPanel(QWidget):
         for index, task in enumerate(self._session.tasks()):
             row = TaskRow(task, index, dark)
             row.group.buttonClicked.connect(partial(self._on_segment, row))
+            row.accept_button.clicked.connect(partial(self.accept_prediction, index))
             self._rows_layout.insertWidget(index, row)
             self._rows.append(row)
         self.empty_note.setVisible(not self._rows)
@@ -450,10 +690,34 @@ class LabelPanel(QWidget):
             self.title.setText("Labels")
         else:
             self.title.setText(f"{n:,} images selected")
+        predictions = self._read_predictions() if n == 1 else {}
+        acceptable = False
         for row in self._rows:
-            row.show_values([r.get(row.task.id) for r in rows.values()])
+            values = [r.get(row.task.id) for r in rows.values()]
+            row.show_values(values)
             row.setEnabled(n > 0)
+            shown = predictions.get(row.task.id)
+            row.show_prediction(shown, values[0] if shown is not None else None)
+            acceptable = acceptable or (shown is not None and values[0] is None)
         self.fill_button.setEnabled(n > 0 and bool(self._rows))
+        # Several images: the predictions are not shown, the button acts on them all.
+        self.accept_all_button.setEnabled(acceptable or (n > 1 and bool(self._rows)))
+
+    def _read_predictions(self) -> dict[int, tuple[float, float]]:
+        """Task id → (probability, threshold) of the single current image under the run."""
+        if self._run_id is None or len(self._image_ids) != 1:
+            return {}
+        try:
+            return core_predictions.image_predictions(
+                self._session.project, self._run_id, self._image_ids[0]
+            )
+        except UserError as exc:  # the run was deleted meanwhile, or its predictions redone
+            self._session.error.emit(f"The predictions cannot be shown: {exc}")
+            self._run_id = None
+            self.accept_all_button.hide()
+        except Exception as exc:
+            self._session.error.emit(f"The predictions could not be read: {exc}")
+        return {}
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

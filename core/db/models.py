@@ -209,8 +209,16 @@ class Prediction(Base):
     """The model's probability for one cell, from one run."""
 
     __tablename__ = "prediction"
+    # Covering: "label next" and "predicted present" walk it by probability and read
+    # the image id without touching the table.
     __table_args__ = (
-        Index("ix_prediction_run_task_probability", "run_id", "task_id", "probability"),
+        Index(
+            "ix_prediction_run_task_probability_image",
+            "run_id",
+            "task_id",
+            "probability",
+            "image_id",
+        ),
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
