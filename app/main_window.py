@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QStyle,
+    QTabWidget,
     QToolBar,
     QWidget,
 )
@@ -31,6 +32,8 @@ from PySide6.QtWidgets import (
 from app import settings
 from app.session import ProjectSession
 from app.shortcuts import DigitKeys
+from app.training.trainer_process import DeviceProbe
+from app.training.training_view import TrainingView
 from app.widgets.help_overlay import HelpOverlay
 from app.widgets.project_view import ProjectView
 from app.widgets.welcome import WelcomePage
@@ -52,6 +55,9 @@ class MainWindow(QMainWindow):
         self.resize(1440, 880)
         self.session: ProjectSession | None = None
         self.view: ProjectView | None = None
+        self.training: TrainingView | None = None
+        self.tabs: QTabWidget | None = None
+        self.predictions_run: int | None = None
         self.help: HelpOverlay | None = None
         self.stack = QStackedWidget()
         self.welcome = WelcomePage()
@@ -62,8 +68,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.status_project = QLabel()
         self.status_counts = QLabel()
+        self.status_training = QLabel()
+        self.status_device = QLabel("looking for a GPU…")
         self.statusBar().addWidget(self.status_project, 1)
+        self.statusBar().addPermanentWidget(self.status_training)
         self.statusBar().addPermanentWidget(self.status_counts)
+        self.statusBar().addPermanentWidget(self.status_device)
+        self.device_probe = DeviceProbe(self)
+        self.device_probe.found.connect(lambda info: self.status_device.setText(info["summary"]))
+        self.device_probe.start()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -130,6 +143,10 @@ class MainWindow(QMainWindow):
             "&Keyboard Shortcuts", self.toggle_help, ["F1", "?"], sp.SP_DialogHelpButton
         )
         self.act_about = self._action("&About mtlabel", self.about)
+        self.act_train_tab = self._action("Show &Training", self._show_training, "Ctrl+T")
+        self.act_accept = self._action("&Accept Predictions…", self._accept_predictions)
+        self.act_label_next = self._action("Order by &Label Next", self._label_next, "N")
+        self.act_export_model = self._action("&Export Model…", self._export_model)
         self.act_undo = QAction("&Undo", self)
         self.act_redo = QAction("&Redo", self)
 
@@ -158,6 +175,7 @@ class MainWindow(QMainWindow):
         label.addSeparator()
         for a in (self.act_next, self.act_prev, self.act_next_unknown):
             label.addAction(a)
+        self.train_menu = bar.addMenu("&Train")
         view = bar.addMenu("&View")
         view.addAction(self.act_fit)
         view.addAction(self.act_refresh)
@@ -190,6 +208,10 @@ class MainWindow(QMainWindow):
     def _update_enabled(self) -> None:
         has = self.session is not None
         for a in (
+            self.act_train_tab,
+            self.act_accept,
+            self.act_label_next,
+            self.act_export_model,
             self.act_close,
             self.act_import,
             self.act_import_labels,
@@ -239,8 +261,26 @@ class MainWindow(QMainWindow):
         self.session = session
         view = ProjectView(session)
         self.view = view
-        self.stack.addWidget(view)
-        self.stack.setCurrentWidget(view)
+        training = TrainingView(session)
+        self.training = training
+        tabs = QTabWidget()
+        tabs.setDocumentMode(True)
+        tabs.addTab(view, "Annotate")
+        tabs.addTab(training, "Train && runs")
+        self.tabs = tabs
+        self.stack.addWidget(tabs)
+        self.stack.setCurrentWidget(tabs)
+        training.predictions_run_changed.connect(self._show_predictions_of)
+        training.train.running_changed.connect(self._training_running)
+        training.train.trainer.progress.connect(
+            lambda _: self.status_training.setText(training.train.progress_text())
+        )
+        self._fill_train_menu(training)
+        from core.runs import latest_finished_run
+
+        latest = latest_finished_run(project)
+        if latest is not None:
+            self._show_predictions_of(latest.id)
         state = settings.settings().value("window/splitter")
         if isinstance(state, QByteArray):
             view.restoreState(state)
@@ -279,13 +319,20 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self._save_layout()
-        if self.view is not None:
-            self.stack.removeWidget(self.view)
-            self.view.deleteLater()
+        if self.training is not None:
+            self.training.shutdown()
+        if self.tabs is not None:
+            self.stack.removeWidget(self.tabs)
+            self.tabs.deleteLater()
         self.session.project.close()
         self.session.deleteLater()
         self.session = None
         self.view = None
+        self.training = None
+        self.tabs = None
+        self.predictions_run = None
+        self.train_menu.clear()
+        self.status_training.setText("")
         self.setWindowTitle("mtlabel")
         self.stack.setCurrentWidget(self.welcome)
         self.welcome.refresh()
@@ -335,7 +382,8 @@ class MainWindow(QMainWindow):
         return (
             self.view is not None
             and self.isActiveWindow()
-            and self.stack.currentWidget() is self.view
+            and self.tabs is not None
+            and self.tabs.currentWidget() is self.view
         )
 
     def _project_view(self) -> ProjectView | None:
@@ -375,6 +423,75 @@ class MainWindow(QMainWindow):
         view = self._project_view()
         if view is not None:
             view.annotate.view.fit()
+
+    # -- training and predictions ------------------------------------------------------
+
+    def _fill_train_menu(self, training: TrainingView) -> None:
+        menu = self.train_menu
+        menu.clear()
+        menu.addAction(self.act_train_tab)
+        menu.addAction(training.train.train_action)
+        menu.addAction(training.train.cancel_action)
+        menu.addAction(training.runs.separate_action)
+        menu.addAction(training.runs.compare_action)
+        menu.addSeparator()
+        menu.addAction(self.act_label_next)
+        menu.addAction(self.act_accept)
+        menu.addAction(self.act_export_model)
+
+    def _show_training(self) -> None:
+        if self.tabs is not None and self.training is not None:
+            self.tabs.setCurrentWidget(self.training)
+
+    def _show_predictions_of(self, run_id: int) -> None:
+        """Show a run's predictions beside the labels, if that run has a complete set."""
+        from core.runs import get_run
+
+        if self.session is None or self.view is None:
+            return
+        if not get_run(self.session.project, run_id).predictions_complete:
+            return
+        self.predictions_run = run_id
+        self.view.annotate.set_run(run_id)
+        self.view.browser.set_run(run_id)
+        self.statusBar().showMessage(f"Showing the predictions of run {run_id}", 5000)
+
+    def _training_running(self, running: bool) -> None:
+        if not running:
+            self.status_training.setText("")
+
+    def _need_predictions(self) -> int | None:
+        if self.predictions_run is None:
+            QMessageBox.information(
+                self,
+                "mtlabel",
+                "Train a run first (Train → Train); its predictions then appear beside the labels.",
+            )
+        return self.predictions_run
+
+    def _accept_predictions(self) -> None:
+        from app.dialogs.accept_predictions import AcceptPredictionsDialog
+
+        run = self._need_predictions()
+        if run is not None and self.session is not None:
+            AcceptPredictionsDialog(self.session, run, parent=self).exec()
+
+    def _label_next(self) -> None:
+        if self._need_predictions() is not None and self.view is not None:
+            if self.tabs is not None:
+                self.tabs.setCurrentWidget(self.view)
+            self.view.browser.show_prediction_order("label_next")
+
+    def _export_model(self) -> None:
+        from app.dialogs.export_model import export_model_dialog
+
+        if self.session is None or self.training is None:
+            return
+        run = self.training.runs.shown_run() or self.predictions_run
+        if run is None:
+            QMessageBox.information(self, "mtlabel", "Select a finished run in Train & runs.")
+            return
+        export_model_dialog(self, self.session, run)
 
     def toggle_help(self) -> None:
         if self.help is None:

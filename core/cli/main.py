@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from core import __version__
-from core.cli import cmd_labels, cmd_project, cmd_train
+from core.cli import cmd_device, cmd_export, cmd_labels, cmd_project, cmd_train
 from core.errors import UserError
 
 EXIT_USER_ERROR = 1
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_project.register(sub)
     cmd_labels.register(sub)
     cmd_train.register(sub)
+    cmd_device.register(sub)
+    cmd_export.register(sub)
     return parser
 
 

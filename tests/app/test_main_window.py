@@ -204,3 +204,41 @@ def test_a_folder_that_is_no_project_gives_a_message_and_the_welcome_page_stays(
     assert shown and "not an mtlabel project" in shown[0]
     assert w.stack.currentWidget() is w.welcome
     w.close()
+
+
+def test_train_from_the_window_then_see_predictions_beside_the_labels(
+    qtbot: QtBot, demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop of the program: open, click Train, and the finished run's predictions
+    appear in the label panel and the browser's prediction orders."""
+    import shutil
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_template, folder, ignore=shutil.ignore_patterns("cache"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_project(str(folder))
+    assert w.training is not None and w.view is not None and w.tabs is not None
+    w.act_train_tab.trigger()
+    assert w.tabs.currentWidget() is w.training
+    panel = w.training.train
+    panel.set_settings(
+        {
+            "epochs": 1,
+            "image_size": 32,
+            "width": 8,
+            "batch_size": 16,
+            "device": "cpu",
+            "backbone": "compact",
+        }
+    )
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
+        QTest.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    run_id, status = finished.args
+    assert status == "done"
+    assert w.predictions_run == run_id
+    assert w.view.annotate.panel.run_id() == run_id
+    assert w.training.runs.selected_run_ids() == [run_id]
+    w.close()

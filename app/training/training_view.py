@@ -1,0 +1,42 @@
+"""The training workspace: the Train panel beside the list of runs, wired together."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QSplitter, QWidget
+
+from app.session import ProjectSession
+from app.training.runs_panel import RunsPanel
+from app.training.train_panel import TrainPanel
+
+
+class TrainingView(QSplitter):
+    """Train on the left, runs and their metrics on the right.
+
+    ``predictions_run_changed`` names the run whose predictions the annotate
+    pane should show: the run a user selects, or a run that just finished.
+    """
+
+    predictions_run_changed = Signal(int)
+
+    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.train = TrainPanel(session)
+        self.runs = RunsPanel(session)
+        self.addWidget(self.train)
+        self.addWidget(self.runs)
+        self.setSizes([620, 780])
+        self.setChildrenCollapsible(False)
+        self.runs.set_settings_provider(self.train.settings)
+        self.train.run_finished.connect(self._run_finished)
+        self.runs.run_selected.connect(self.predictions_run_changed)
+
+    def _run_finished(self, run_id: int, status: str) -> None:
+        self.runs.run_finished(run_id if run_id >= 0 else None)
+        self.train.refresh_runs()
+        if status == "done" and run_id >= 0:
+            self.predictions_run_changed.emit(run_id)
+
+    def shutdown(self) -> None:
+        self.train.shutdown()
+        self.runs.shutdown()

@@ -1,0 +1,301 @@
+"""The Train panel with the real trainer: click Train, watch it fill, cancel, crash, fail.
+
+Every run is a real ``mtlabel train`` process on the 80-image demo project
+with tiny settings (2 epochs, 32 px, width 8, batch 16, CPU, compact network).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from app.session import ProjectSession
+from app.training.charts import ApChart, LossChart, ap_history
+from app.training.metrics_table import MetricsTable, prevalence
+from app.training.train_panel import (
+    SETTINGS_KEY,
+    TrainPanel,
+    format_duration,
+    progress_text,
+)
+from core.demo import create_demo
+from core.project import Project
+from core.runs import EpochInfo, TaskMetricRow, get_run
+from core.tasks import list_tasks
+
+TINY = {
+    "epochs": 2,
+    "image_size": 32,
+    "width": 8,
+    "batch_size": 16,
+    "device": "cpu",
+    "backbone": "compact",
+}
+RUN_TIMEOUT_MS = 120_000
+
+
+def make_panel(qtbot: QtBot, project: Project, **settings: Any) -> TrainPanel:
+    panel = TrainPanel(ProjectSession(project))
+    qtbot.addWidget(panel)
+    panel.set_settings({**TINY, **settings})
+    panel.resize(1000, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainer inherits the environment: one CPU thread keeps a tiny run fast and
+    steady on a busy machine (several threads on two shared cores can make a step of
+    this tiny network take seconds)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, demo_project: Project) -> Iterator[TrainPanel]:
+    widget = make_panel(qtbot, demo_project)
+    yield widget
+    widget.shutdown()
+
+
+def click(button: Any) -> None:
+    assert button.isEnabled()
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_clicking_train_runs_a_real_training_and_fills_the_panel(
+    qtbot: QtBot, panel: TrainPanel, demo_project: Project, qtmodeltester: Any
+) -> None:
+    running: list[bool] = []
+    panel.running_changed.connect(running.append)
+    progress_seen: list[str] = []
+    panel.trainer.progress.connect(lambda _e: progress_seen.append(panel.progress_text()))
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        click(panel.train_button)
+        assert panel.is_running()
+        assert not panel.train_button.isEnabled() and panel.cancel_button.isEnabled()
+        assert not panel.settings_box.isEnabled()
+    run_id, status = blocker.args
+    assert status == "done", panel.error_box.message()
+    assert running == [True, False]
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+    # Progress: "Epoch 2/2 · step 4/4 · ETA 0 s", then the outcome.
+    assert progress_seen and progress_seen[-1].startswith("Epoch 2/2 · step ")
+    assert all("ETA" in text for text in progress_seen)
+    assert panel.progress_text().startswith(f"Run {run_id} done: best epoch ")
+
+    # One row per task, each with an AP or the reason why not.
+    tasks = [t.name for t in list_tasks(demo_project)]
+    rows = panel.metrics_table.rows()
+    assert [r.name for r in rows] == tasks
+    assert all(r.ap is not None or r.na_reason for r in rows)
+    info = get_run(demo_project, run_id)
+    assert info.status == "done"
+    assert {r.epoch for r in rows} == {info.best_epoch}
+    qtmodeltester.check(panel.metrics_table.metrics, force_py=True)
+
+    # Curves: training and validation loss for both epochs, AP per task.
+    assert panel.loss_chart.train_series.count() == 2
+    assert panel.loss_chart.val_series.count() == 2
+    assert set(panel.ap_chart.task_names()) == set(tasks)
+    assert panel.ap_chart.point_count() == 2 * sum(r.ap is not None for r in rows)
+    assert not panel.error_box.isVisible()
+
+    # The finished run can now be a starting point.
+    assert panel.start_from.findData(run_id) > 0
+
+
+def test_cancel_stops_within_seconds_and_the_run_is_cancelled(
+    qtbot: QtBot, panel: TrainPanel, demo_project: Project
+) -> None:
+    panel.set_settings({"epochs": 200})
+    with qtbot.waitSignal(panel.trainer.progress, timeout=RUN_TIMEOUT_MS):
+        click(panel.train_button)
+    started = time.monotonic()
+    with qtbot.waitSignal(panel.run_finished, timeout=20_000) as blocker:
+        click(panel.cancel_button)
+        assert not panel.cancel_button.isEnabled()
+        assert panel.progress_text().startswith("Cancelling")
+    seconds = time.monotonic() - started
+    run_id, status = blocker.args
+    assert status == "cancelled"
+    # The trainer stopped by itself (exit status 4), not killed after the grace period.
+    assert panel.last_outcome is not None and panel.last_outcome.exit_code == 4
+    assert seconds < 5, f"cancel took {seconds:.1f} s"
+    assert get_run(demo_project, run_id).status == "cancelled"
+    assert panel.progress_text() == f"Run {run_id} cancelled"
+    assert not panel.error_box.isVisible()
+
+
+def test_a_killed_trainer_is_reported_and_its_run_marked(
+    qtbot: QtBot, panel: TrainPanel, demo_project: Project
+) -> None:
+    panel.set_settings({"epochs": 200})
+    with qtbot.waitSignal(panel.trainer.progress, timeout=RUN_TIMEOUT_MS):
+        click(panel.train_button)
+    pid = panel.trainer.pid()
+    assert pid is not None
+    with qtbot.waitSignal(panel.run_finished, timeout=20_000) as blocker:
+        os.kill(pid, signal.SIGKILL)
+    run_id, status = blocker.args
+    assert status == "crashed"
+    assert panel.error_box.isVisible()
+    message = panel.error_box.message()
+    assert f"Run {run_id}: the trainer stopped unexpectedly" in message
+    assert "killed by signal 9 (SIGKILL)" in message
+    assert panel.progress_text() == f"Run {run_id} crashed"
+    info = get_run(demo_project, run_id)
+    assert info.status == "failed"
+    assert info.error is not None and "SIGKILL" in info.error
+    assert panel.train_button.isEnabled()
+
+
+def test_a_failed_run_shows_the_trainers_reason(qtbot: QtBot, tmp_path: Path) -> None:
+    create_demo(tmp_path / "unlabelled", images=12, unknown_fraction=1.0, seed=1)
+    with Project.open(tmp_path / "unlabelled") as project:
+        panel = make_panel(qtbot, project)
+        with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+            click(panel.train_button)
+        run_id, status = blocker.args
+        assert status == "failed"
+        assert panel.error_box.isVisible()
+        assert f"Run {run_id} failed" in panel.error_box.message()
+        assert "no trainable labels" in panel.error_box.message()
+        assert panel.progress_text() == f"Run {run_id} failed"
+        assert get_run(project, run_id).status == "failed"
+
+
+def test_settings_persist_across_panels(qtbot: QtBot, demo_project: Project) -> None:
+    first = make_panel(qtbot, demo_project)
+    first.epochs.setValue(7)
+    first.image_size.setValue(48)
+    first.arch.setCurrentIndex(first.arch.findData("separate"))
+    first.loss.setCurrentIndex(first.loss.findData("partial"))
+    first.device.setCurrentIndex(first.device.findData("cpu"))
+    first.backbone.setCurrentIndex(first.backbone.findData("compact"))
+    chosen = first.settings()
+    assert QSettings().value(SETTINGS_KEY)
+    first.close()
+    second = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(second)
+    assert second.settings() == chosen
+    assert chosen["epochs"] == 7 and chosen["arch"] == "separate" and chosen["loss"] == "partial"
+    assert not second.mode.isEnabled(), "compact trains from scratch: no mode to choose"
+
+
+def test_a_start_run_is_remembered_only_for_its_project(
+    qtbot: QtBot, demo_project: Project, tmp_path: Path
+) -> None:
+    QSettings().setValue(
+        SETTINGS_KEY, f'{{"init_from": 1, "epochs": 5, "_project": "{tmp_path / "elsewhere"}"}}'
+    )
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+    assert panel.settings()["epochs"] == 5
+    assert panel.settings()["init_from"] is None
+    assert panel.start_from.count() == 1  # scratch only: no finished run yet
+
+
+def test_garbled_saved_settings_fall_back_to_defaults(qtbot: QtBot, demo_project: Project) -> None:
+    QSettings().setValue(SETTINGS_KEY, "{not json")
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+    assert panel.settings()["epochs"] == 12
+
+
+# -- pieces ----------------------------------------------------------------------------
+
+
+def test_progress_text_and_durations() -> None:
+    event = {"epoch": 3, "epochs": 12, "step": 40, "steps": 100, "elapsed": 20.0}
+    # This epoch: 40 steps in 20 s, 60 to go (30 s); 9 more epochs of 100 steps (450 s).
+    assert progress_text(event) == "Epoch 3/12 · step 40/100 · ETA 8 min 0 s"
+    # Finished epochs took 60 s each with validation: 30 s + 9 × 60 s.
+    assert progress_text(event, [55.0, 65.0]) == "Epoch 3/12 · step 40/100 · ETA 9 min 30 s"
+    assert progress_text({**event, "elapsed": None}) == "Epoch 3/12 · step 40/100"
+    assert format_duration(45.4) == "45 s"
+    assert format_duration(80) == "1 min 20 s"
+    assert format_duration(3900) == "1 h 05 min"
+
+
+def row(name: str, ap: float | None, reason: str | None = None, epoch: int = 1) -> TaskMetricRow:
+    return TaskMetricRow(
+        1, name, epoch, 10, 10, 5, 0 if ap is None else 4, 6, 2, 0.6, ap, ap, None, None, None,
+        0.5, reason,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def table(qtbot: QtBot) -> Iterator[MetricsTable]:
+    """Held by a fixture: the model must outlive the model tester's teardown."""
+    widget = MetricsTable()
+    qtbot.addWidget(widget)
+    yield widget
+
+
+def test_metrics_table_shows_why_a_metric_is_na(table: MetricsTable, qtmodeltester: Any) -> None:
+    reason = "no present cells in validation (0 present, 6 absent)"
+    table.set_rows([row("car", 0.75), {**row("sign", None, reason).__dict__, "run": 3}])
+    model = table.metrics
+    qtmodeltester.check(model, force_py=True)
+    assert model.rowCount() == 2
+    ap_column = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(11)].index("AP")
+    ok, na = model.index(0, ap_column), model.index(1, ap_column)
+    assert model.data(ok) == "0.750"
+    assert model.data(na) == "n/a"
+    assert reason in model.data(na, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(na, Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(ok, Qt.ItemDataRole.ForegroundRole) is None
+    note = model.index(1, model.columnCount() - 1)
+    assert model.data(note) == f"n/a — {reason}"
+    assert model.data(model.index(0, model.columnCount() - 1)) == ""
+    assert model.data(model.index(1, 2)) == "0 / 6 / 2"
+    assert prevalence(table.rows()[0]) == 0.4
+    table.set_rows([row("x", 0.5, "precision n/a: nothing predicted present")])
+    assert model.data(model.index(0, model.columnCount() - 1)) == (
+        "n/a — precision: nothing predicted present"
+    )
+
+
+def test_charts_show_a_finished_run() -> None:
+    loss = LossChart()
+    loss.set_epochs([EpochInfo(1, 0.9, 1.0, 0.5, 2.0), EpochInfo(2, 0.7, None, None, 2.0)])
+    assert (loss.train_series.count(), loss.val_series.count()) == (2, 1)
+    loss.clear()
+    assert loss.point_count() == 0
+    ap = ApChart()
+    history = ap_history([row("car", 0.5, epoch=2), row("car", 0.4), row("sign", None)])
+    assert history == {"car": [(1, 0.4), (2, 0.5)], "sign": [(1, None)]}
+    ap.set_task_history(history)
+    assert ap.task_names() == ["car", "sign"]
+    assert ap.series_for("car").count() == 2 and ap.series_for("sign").count() == 0
+    assert ap.na_tasks() == ["sign"]
+    ap.add_epoch({"epoch": 3, "epochs": 3, "tasks": [{"name": "car", "ap": 0.6}]})
+    assert ap.point_count() == 3
+    ap.clear()
+    assert ap.task_names() == [] and ap.point_count() == 0
+
+
+def test_the_form_offers_what_the_trainer_accepts(qtbot: QtBot, demo_project: Project) -> None:
+    from core.training.backbones import AUTO, NAMES
+    from core.training.config import MODES
+
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+
+    def values(combo: Any) -> set[str]:
+        return {combo.itemData(i) for i in range(combo.count())}
+
+    assert values(panel.backbone) == {AUTO, *NAMES}
+    assert values(panel.mode) == set(MODES)
