@@ -480,7 +480,11 @@ class MainWindow(QMainWindow):
         if self._need_predictions() is not None and self.view is not None:
             if self.tabs is not None:
                 self.tabs.setCurrentWidget(self.view)
-            self.view.browser.show_prediction_order("label_next")
+            browser = self.view.browser
+            browser.show_prediction_order("label_next")
+            queue = browser.image_ids()
+            if queue:  # go to the most useful image to label now
+                browser.select_image(queue[0])
 
     def _export_model(self) -> None:
         from app.dialogs.export_model import export_model_dialog
@@ -550,6 +554,7 @@ class MainWindow(QMainWindow):
             s.setValue("window/splitter", self.view.saveState())
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.device_probe.shutdown()
         self._save_layout()
         self.close_project()
         app = QApplication.instance()

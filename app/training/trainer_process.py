@@ -467,6 +467,13 @@ class DeviceProbe(QObject):
         command = [*self.program, "device", "--json"]
         process.start(command[0], command[1:])
 
+    def shutdown(self) -> None:
+        """Stop the probe if it is still running (the window is closing)."""
+        process = self._process
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            process.kill()
+            process.waitForFinished(2000)
+
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self._process is not None:
             self._answer(None, self._process.errorString())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QWidget
 
 from app.session import ProjectSession
 from app.training.runs_panel import RunsPanel
@@ -23,8 +23,14 @@ class TrainingView(QSplitter):
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.train = TrainPanel(session)
         self.runs = RunsPanel(session)
-        self.addWidget(self.train)
-        self.addWidget(self.runs)
+        # Scroll areas keep the panels' wide minimum sizes (tables, charts) from
+        # widening the whole window past the screen; they scroll instead.
+        for panel in (self.train, self.runs):
+            area = QScrollArea()
+            area.setWidget(panel)
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            self.addWidget(area)
         self.setSizes([620, 780])
         self.setChildrenCollapsible(False)
         self.runs.set_settings_provider(self.train.settings)

@@ -120,6 +120,14 @@ class AnnotatePane(QWidget):
     def set_run(self, run_id: int | None) -> None:
         """Show this run's predictions in the label panel (None: none)."""
         self.panel.set_run(run_id)
+        # The bars and Accept buttons widen the rows: give the panel room for them
+        # rather than letting the splitter clip the segmented controls.
+        needed = max(PANEL_WIDTH, self.panel.minimumSizeHint().width())
+        self.panel.setMinimumWidth(needed)
+        sizes = self.splitter.sizes()
+        if len(sizes) == 2 and sizes[1] < needed:
+            total = sum(sizes)
+            self.splitter.setSizes([max(0, total - needed), needed])
 
     def run_id(self) -> int | None:
         return self.panel.run_id()
