@@ -58,6 +58,8 @@ def load_weights_only(path: Path, what: str = "weights file") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found is None and "Unsupported operand" in str(exc):
+            raise UserError(f"{path} is not a readable {what} (not a PyTorch file)") from exc
         detail = f" (it asks for {found.group(1)})" if found else ""
         raise UserError(
             f"{path} was refused: it holds more than weights and plain values, and loading "

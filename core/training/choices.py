@@ -15,6 +15,7 @@ from core.training.backbones import (
     FILE_PREFIX,
     INSTALL_HINT,
     base_spec,
+    check_available,
     check_name,
     default_choice,
 )
@@ -56,6 +57,8 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, list[str]]:
             "--mode scratch starts from random weights, so a weights file means nothing "
             "there: name the architecture (e.g. --backbone resnet18 --mode scratch)"
         )
+    if backbone != COMPACT and mode != "scratch":
+        check_available(backbone)
     if config.arch == "separate" and mode == "finetune":
         raise UserError("--arch separate with a pretrained backbone needs --mode instant")
     size = config.image_size

@@ -25,14 +25,15 @@ half-written shard. A shard is never modified. Layout (little-endian)::
     header  magic "MTLFEAT\\0" 8s, format u16, feature dim u32, count u32
     table   count × (sha256 digest 32s, view u16, crc32 of the entry u32)
     crc32 of header + table                                       (u32)
-    data    count × dim float16 values, in table order
+    data    count × dim float32 values, in table order
 
 A shard whose header, table checksum or length is wrong is deleted; an entry
-whose CRC fails is treated as missing (and computed again). Features are kept as
-float16 (half the disk; the features of these backbones lie in [0, 6] or are
-pooled activations, where float16's 3 significant digits lose nothing that
-training on them would notice). When many small shards have piled up they are
-merged into one.
+whose CRC fails is treated as missing (and computed again). Features are kept
+as float32, exactly as the backbone computed them, so that a retrain, a
+prediction and an exported whole network all see the same numbers (5 KB per
+image and view at 1,280-d: 200 MB for 10,000 images with 4 views, against
+1.5 GB of 224 px pixels in the image cache). When many small shards have piled
+up they are merged into one.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from core.training import image_cache
 
 log = logging.getLogger(__name__)
 
-FEATURE_RECIPE = 1
+FEATURE_RECIPE = 2
 """Bump when what an entry holds changes (the views, the pooling …)."""
 
 _MAGIC = b"MTLFEAT\x00"
@@ -65,8 +66,11 @@ _CRC = struct.Struct("<I")
 _SUFFIX = ".fshard"
 _MERGE_AT = 16
 """Merge the shards once there are this many."""
-_MERGE_MAX_ENTRIES = 32768
+_MERGE_MAX_ENTRIES = 16384
 """Entries per merged shard at most (80 MiB at 1280-d)."""
+
+_STALE_TMP_SECONDS = 3600.0
+"""A temporary file this old was left by a killed process."""
 
 Key = tuple[bytes, int]
 """(sha256 digest of the image file, view number)."""
@@ -86,7 +90,7 @@ class FeatureCache:
         self, cache_dir: Path, backbone_key: str, size: int, dim: int, resize: str = "stretch"
     ) -> None:
         self.dim = dim
-        self.entry_bytes = dim * 2
+        self.entry_bytes = dim * 4
         self.directory = (
             Path(cache_dir)
             / "features"
@@ -97,10 +101,19 @@ class FeatureCache:
     # -- reading ---------------------------------------------------------------------
 
     def _shards(self) -> list[Path]:
+        """Shard files, oldest first; temporary files left by killed processes are deleted."""
         try:
             names = sorted(os.listdir(self.directory))
         except OSError:
             return []
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                path = self.directory / name
+                try:
+                    if time.time() - path.stat().st_mtime > _STALE_TMP_SECONDS:
+                        _remove(path)
+                except OSError:
+                    pass
         return [self.directory / n for n in names if n.endswith(_SUFFIX) and n[0] != "."]
 
     def _table(self, path: Path) -> list[tuple[bytes, int, int]] | None:
@@ -145,26 +158,34 @@ class FeatureCache:
         index = self.index() if index is None else index
         out = np.zeros((len(keys), self.dim), dtype=np.float32)
         found = np.zeros(len(keys), dtype=np.bool_)
-        by_shard: dict[Path, list[tuple[int, _Location]]] = {}
+        by_shard: dict[Path, tuple[list[int], list[int], list[int]]] = {}
         for i, key in enumerate(keys):
             location = index.get(key)
             if location is not None:
-                by_shard.setdefault(location.path, []).append((i, location))
-        for path, wanted in by_shard.items():
+                positions, slots, crcs = by_shard.setdefault(location.path, ([], [], []))
+                positions.append(i)
+                slots.append(location.slot)
+                crcs.append(location.crc)
+        size = self.entry_bytes
+        for path, (positions, slots, crcs) in by_shard.items():
             try:
                 with open(path, "rb") as f:
-                    head = f.read(_HEADER.size)
-                    count = _HEADER.unpack(head)[3]
+                    count = _HEADER.unpack(f.read(_HEADER.size))[3]
                     f.seek(_HEADER.size + count * _ROW.size + _CRC.size)
-                    data = f.read(count * self.entry_bytes)
+                    data = f.read(count * size)
             except (OSError, struct.error):
-                continue  # gone meanwhile: recomputed
-            for i, location in wanted:
-                start = location.slot * self.entry_bytes
-                entry = data[start : start + self.entry_bytes]
-                if len(entry) == self.entry_bytes and zlib.crc32(entry) == location.crc:
-                    out[i] = np.frombuffer(entry, dtype="<f2")
-                    found[i] = True
+                continue  # gone meanwhile (merged by another process): recomputed
+            if len(data) != count * size:
+                continue
+            view = memoryview(data)
+            good = [
+                zlib.crc32(view[slot * size : (slot + 1) * size]) == crc
+                for slot, crc in zip(slots, crcs, strict=True)
+            ]
+            entries = np.frombuffer(data, dtype="<f4").reshape(count, self.dim)
+            chosen = np.asarray(positions)[good]
+            out[chosen] = entries[np.asarray(slots)[good]]
+            found[chosen] = True
         return out, found
 
     # -- writing ---------------------------------------------------------------------
@@ -173,12 +194,12 @@ class FeatureCache:
         """Write new entries as one shard; False (and a log line) when the disk refuses."""
         if not keys:
             return True
-        values = np.ascontiguousarray(features, dtype="<f2")
+        values = np.ascontiguousarray(features, dtype="<f4")
         if values.shape != (len(keys), self.dim):
             raise ValueError(f"features {values.shape} do not match {len(keys)} × {self.dim}")
         return self._write(list(keys), values) is not None
 
-    def _write(self, keys: list[Key], values: npt.NDArray[np.float16]) -> Path | None:
+    def _write(self, keys: list[Key], values: npt.NDArray[np.float32]) -> Path | None:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}{_SUFFIX}"
         path = self.directory / name
         tmp = self.directory / f".{name}.tmp"
@@ -216,7 +237,7 @@ class FeatureCache:
             chunk = keys[start : start + _MERGE_MAX_ENTRIES]
             values, found = self.lookup(chunk, index)
             kept = [k for k, ok in zip(chunk, found, strict=True) if ok]
-            path = self._write(kept, values[found].astype("<f2"))
+            path = self._write(kept, values[found].astype("<f4"))
             if path is None:
                 return  # keep the old shards
             written.append(path)

@@ -93,6 +93,7 @@ def fold_batch_norms(backbone: nn.Module) -> nn.Module:
     walk(folded)
     backbone = backbone.eval()
     probe = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    probe = probe.to(next(backbone.parameters()).device)
     with torch.inference_mode():
         expected, got = backbone(probe), folded(probe)
     scale = float(expected.abs().max()) + 1e-6
@@ -182,7 +183,7 @@ class FeatureSet:
 def gather(
     project: Project,
     snap: LabelSnapshot,
-    backbone: nn.Module,
+    backbone: Callable[[], nn.Module],
     spec: BackboneSpec,
     size: int,
     views: int,
@@ -191,78 +192,92 @@ def gather(
     emit: Emit,
     cancel: Cancel,
 ) -> FeatureSet:
-    """Features of every image (view 0) and of ``extra_rows`` (views 1 … views-1)."""
+    """Features of every image (view 0) and of ``extra_rows`` (views 1 … views-1).
+
+    ``backbone()`` builds the network; it is called only when a feature is missing.
+    """
     started = time.monotonic()
-    n, dim = len(snap.items), spec.feature_dim
+    n, dim, n_extra = len(snap.items), spec.feature_dim, views - 1
     cache = FeatureCache(project.cache_dir, spec.cache_key, size, dim, spec.resize)
     digests = [file_digest(item) for item in snap.items]
-    wanted: list[list[int]] = [[0] for _ in range(n)]
-    for r in extra_rows:
-        wanted[int(r)] = list(range(views))
-    keys: list[Key] = []
-    where: list[tuple[int, int]] = []
-    for r, digest in enumerate(digests):
-        if digest is not None:
-            for v in wanted[r]:
-                keys.append((digest, v))
-                where.append((r, v))
+    ok = np.array([d is not None for d in digests], dtype=np.bool_)
+    readable = np.flatnonzero(ok)
+    extra_rows = np.asarray(extra_rows, dtype=np.int64)
+    extra_readable = extra_rows[ok[extra_rows]]
+    known = [d or b"" for d in digests]  # b"" only where ok is False, never looked up
+    keys: list[Key] = [(known[r], 0) for r in readable]
+    keys += [(known[r], v) for r in extra_readable for v in range(1, views)]
     values, found = cache.lookup(keys)
-    table = np.zeros((n, views, dim), dtype=np.float32)
-    have = np.zeros((n, views), dtype=np.bool_)
-    for (r, v), value, hit in zip(where, values, found, strict=True):
-        if hit:
-            table[r, v] = value
-            have[r, v] = True
-    reused = int(found.sum())
-    missing = [r for r in range(n) if digests[r] is None or not have[r, wanted[r]].all()]
-    ok = np.array([digests[r] is not None for r in range(n)], dtype=np.bool_)
-    computed = _compute_missing(
-        project,
-        snap,
-        missing,
-        digests,
-        wanted,
-        backbone,
-        spec,
-        size,
-        cache,
-        table,
-        have,
-        ok,
-        device,
-        emit,
-        cancel,
-    )
-    cache.merge()
-    ok &= have[:, 0]
-    extra = table[extra_rows, 1:] if views > 1 else np.zeros((len(extra_rows), 0, dim), "f4")
+    base = np.zeros((n, dim), dtype=np.float32)
+    base_found = np.zeros(n, dtype=np.bool_)
+    base[readable] = values[: len(readable)]
+    base_found[readable] = found[: len(readable)]
+    slot = np.full(n, -1, dtype=np.int64)  # row → its place in ``extra``
+    slot[extra_rows] = np.arange(len(extra_rows))
+    extra = np.zeros((len(extra_rows), n_extra, dim), dtype=np.float32)
+    extra_found = np.zeros((len(extra_rows), n_extra), dtype=np.bool_)
+    if n_extra:
+        places = slot[extra_readable]
+        extra[places] = values[len(readable) :].reshape(-1, n_extra, dim)
+        extra_found[places] = found[len(readable) :].reshape(-1, n_extra)
+    todo: dict[int, list[int]] = {}  # row → views it lacks
+    for row in np.flatnonzero(~base_found):
+        todo[int(row)] = [0]
+    for place in np.flatnonzero(~extra_found.all(axis=1)):
+        lacking = np.flatnonzero(~extra_found[place])
+        todo.setdefault(int(extra_rows[place]), []).extend(1 + int(v) for v in lacking)
+    computed = 0
+    if todo:
+        store = _Store(base, extra, slot, cache, digests)
+        computed = _compute_missing(
+            project, snap, todo, store, backbone, spec, size, ok, device, emit, cancel
+        )
+        base_found |= store.base_done
+        cache.merge()
+    ok &= base_found
     return FeatureSet(
-        table[:, 0].copy(), extra_rows, extra, ok, computed, reused, time.monotonic() - started
+        base, extra_rows, extra, ok, computed, int(found.sum()), time.monotonic() - started
     )
+
+
+@dataclass
+class _Store:
+    """Where computed features go: the arrays of the FeatureSet and the disk cache."""
+
+    base: npt.NDArray[np.float32]
+    extra: npt.NDArray[np.float32]
+    slot: npt.NDArray[np.int64]
+    cache: FeatureCache
+    digests: list[bytes | None]
+
+    def __post_init__(self) -> None:
+        self.base_done = np.zeros(len(self.base), dtype=np.bool_)
+
+    def put(self, row: int, view: int, value: npt.NDArray[np.float32]) -> None:
+        if view == 0:
+            self.base[row] = value
+            self.base_done[row] = True
+        else:
+            self.extra[self.slot[row], view - 1] = value
 
 
 def _compute_missing(
     project: Project,
     snap: LabelSnapshot,
-    missing: list[int],
-    digests: list[bytes | None],
-    wanted: list[list[int]],
-    backbone: nn.Module,
+    todo: dict[int, list[int]],
+    store: _Store,
+    backbone: Callable[[], nn.Module],
     spec: BackboneSpec,
     size: int,
-    cache: FeatureCache,
-    table: npt.NDArray[np.float32],
-    have: npt.NDArray[np.bool_],
     ok: npt.NDArray[np.bool_],
     device: DeviceInfo,
     emit: Emit,
     cancel: Cancel,
 ) -> int:
-    """Decode and run the images that lack features; fills ``table``/``have``; the count."""
-    if not missing:
-        return 0
+    """Decode and run the images that lack features (``todo``: row → views); the count."""
     images = ImageCache(project.cache_dir, size)
-    model = inference_backbone(backbone, device)
+    model = inference_backbone(backbone(), device)
+    missing = sorted(todo)
     computed = 0
     total = len(missing)
     emit({"event": "features", "done": 0, "total": total, "computed": 0})
@@ -276,27 +291,24 @@ def _compute_missing(
         batch = torch.from_numpy(pixels)
         by_views: dict[tuple[int, ...], list[int]] = {}
         for i, r in enumerate(rows):
-            if decoded[i] and digests[r] is not None:
-                todo = tuple(v for v in wanted[r] if not have[r, v])
-                if todo:
-                    by_views.setdefault(todo, []).append(i)
+            if decoded[i] and store.digests[r] is not None:
+                by_views.setdefault(tuple(todo[r]), []).append(i)
             else:
                 ok[r] = False
         new_keys: list[Key] = []
         new_values: list[npt.NDArray[np.float32]] = []
-        for todo, members in by_views.items():
-            feats = extract(model, spec, batch[members], todo, device).numpy()
+        for views, members in by_views.items():
+            feats = extract(model, spec, batch[members], views, device).numpy()
             for m, i in enumerate(members):
                 r = rows[i]
-                digest = digests[r]
+                digest = store.digests[r]
                 assert digest is not None
-                for j, v in enumerate(todo):
-                    table[r, v] = feats[m, j]
-                    have[r, v] = True
-                    new_keys.append((digest, v))
+                for j, view in enumerate(views):
+                    store.put(r, view, feats[m, j])
+                    new_keys.append((digest, view))
                     new_values.append(feats[m, j])
         if new_keys:
-            cache.add(new_keys, np.stack(new_values))
+            store.cache.add(new_keys, np.stack(new_values))
             computed += len(new_keys)
         emit(
             {

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,12 @@ from torch import Tensor, nn
 
 from core import runs
 from core.project import Project
-from core.training.backbones import BackboneSpec, build_backbone
+from core.training.backbones import BackboneSpec, feature_backbone
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo
 from core.training.errors import RunFailed, TrainingCancelled
 from core.training.features import FeatureSet, gather
+from core.training.head_optim import OneCycleAdamW
 from core.training.heads import build_head
 from core.training.loss import multitask_loss, positive_weights
 from core.training.predict import write_run_predictions
@@ -40,7 +43,11 @@ Cancel = Callable[[], bool]
 MIN_SAMPLES_PER_EPOCH = 2048
 """An epoch draws at least this many (image, view) samples, going over a small
 training set several times, so that a run of the default 12 epochs takes a few
-hundred optimisation steps even on 50 labelled images."""
+hundred optimisation steps even on 50 labelled images …"""
+MAX_SAMPLES_PER_EPOCH = 4096
+"""… and at most this many, a random part of a large training set, so that the
+cost of a retrain stays bounded (12 epochs × 4,096 samples ≈ 6 passes over 8,000
+training images, which the head has long fitted by then)."""
 PROGRESS_INTERVAL_S = 0.5
 EVAL_BATCH = 4096
 
@@ -69,7 +76,7 @@ def load_features(
     cancel: Cancel,
     extra_rows: np.ndarray,
 ) -> tuple[FeatureSet, BackboneSpec]:
-    backbone, spec = build_backbone(config.backbone)
+    spec, backbone = feature_backbone(config.backbone)
     features = gather(
         project,
         snap,
@@ -93,6 +100,17 @@ def load_features(
     return features, spec
 
 
+@dataclass
+class _OnDevice:
+    """What the head trains on, on the device."""
+
+    base: Tensor  # (n, dim): view 0 of every image of the snapshot
+    views: Tensor  # (n_train, views, dim): every view of the training images
+    targets: Tensor  # (n_train, T) float
+    known: Tensor  # (n_train, T) bool
+    val_rows: np.ndarray
+
+
 def train_instant(
     project: Project,
     run_id: int,
@@ -107,44 +125,101 @@ def train_instant(
         torch.set_num_threads(config.threads)
     snap = checked_snapshot(project, config)
     candidates = np.flatnonzero(snap.trainable)
-    features, spec = load_features(project, snap, config, device, emit, cancel, candidates)
+    beating = _with_heartbeat(project, run_id, emit)
+    features, spec = load_features(project, snap, config, device, beating, cancel, candidates)
     record_snapshot(project, run_id, device.description, snap, features.ok)
     keep = features.ok[candidates]
     train_rows = candidates[keep]
-    val_rows = np.flatnonzero(snap.validation & features.ok)
     if len(train_rows) == 0:
         raise RunFailed("no trainable labels: no labelled training image could be read")
-
     dev = device.device
-    base = torch.from_numpy(features.base).to(dev)
-    views = torch.cat(
-        [
-            torch.from_numpy(features.base[train_rows])[:, None],
-            torch.from_numpy(features.extra[keep]),
-        ],
-        dim=1,
-    ).to(dev)  # (n_train, views, dim)
-    targets = torch.from_numpy(snap.targets[train_rows].astype(np.float32)).to(dev)
-    known = torch.from_numpy(snap.known[train_rows]).to(dev)
-
+    first = torch.from_numpy(features.base[train_rows])[:, None]
+    data = _OnDevice(
+        base=torch.from_numpy(features.base).to(dev),
+        views=torch.cat([first, torch.from_numpy(features.extra[keep])], dim=1).to(dev),
+        targets=torch.from_numpy(snap.targets[train_rows].astype(np.float32)).to(dev),
+        known=torch.from_numpy(snap.known[train_rows]).to(dev),
+        val_rows=np.flatnonzero(snap.validation & features.ok),
+    )
     head = build_head(config.arch, spec.feature_dim, len(snap.task_ids), config.hidden)
     if config.init_from is not None:
         warm_start(project, head, config.init_from, snap.task_ids, config, spec, emit)
     head = head.to(dev)
-    pos_weight = positive_weights(targets, known) if config.pos_weight else None
+    recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
+    with _head_threads(device, config):
+        _fit(project, run_id, head, data, config, recorder, emit, cancel)
 
-    n = len(train_rows)
-    samples = max(n, MIN_SAMPLES_PER_EPOCH)
+    best = recorder.best
+    assert best is not None
+    head.load_state_dict(best["state"])
+    emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
+    write_run_predictions(
+        project,
+        run_id,
+        lambda rows: head_probabilities(head, data.base, rows),
+        features.ok,
+        snap,
+        emit,
+        cancel,
+    )
+    runs.finish_run(project, run_id, "done")
+    emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
+
+
+def _with_heartbeat(project: Project, run_id: int, emit: Emit) -> Emit:
+    """``emit`` that also refreshes the run's heartbeat while images are decoded and
+    features computed (minutes, the first time), so no window takes the run for dead."""
+    last = [time.monotonic()]
+
+    def forward(event: dict[str, Any]) -> None:
+        emit(event)
+        now = time.monotonic()
+        if now - last[0] >= runs.HEARTBEAT_SECONDS:
+            runs.heartbeat(project, run_id)
+            last[0] = now
+
+    return forward
+
+
+@contextmanager
+def _head_threads(device: DeviceInfo, config: TrainConfig) -> Iterator[None]:
+    """One CPU thread while the head trains, unless --threads says otherwise.
+
+    Its matrices are small (64 × 1280 × 256): a second thread gains little on an idle
+    machine and, measured on a busy 2-core one, makes each step 4–5× slower.
+    """
+    if device.device.type != "cpu" or config.threads:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit(
+    project: Project,
+    run_id: int,
+    head: nn.Module,
+    data: _OnDevice,
+    config: TrainConfig,
+    recorder: EpochRecorder,
+    emit: Emit,
+    cancel: Cancel,
+) -> None:
+    """The epochs: random (image, view) samples, masked loss, an evaluation per epoch."""
+    n, n_views = data.views.shape[:2]
+    samples = min(max(n, MIN_SAMPLES_PER_EPOCH), MAX_SAMPLES_PER_EPOCH)
     steps_per_epoch = math.ceil(samples / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.15
-    )
+    optimizer = OneCycleAdamW(head.parameters(), config.lr, config.weight_decay, total_steps)
+    pos_weight = positive_weights(data.targets, data.known) if config.pos_weight else None
     generator = torch.Generator().manual_seed(config.seed)
-    recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
+    dev = data.base.device
     step = 0
     last_beat = time.monotonic()
     for epoch in range(1, config.epochs + 1):
@@ -152,28 +227,30 @@ def train_instant(
         head.train()
         repeats = math.ceil(samples / n)
         order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
-        view_of = torch.randint(0, views.shape[1], (len(order),), generator=generator)
+        view_of = torch.randint(0, n_views, (len(order),), generator=generator)
         loss_sum = torch.zeros((), device=dev)
         seen = 0
         last_report = time.monotonic()
         for b in range(steps_per_epoch):
             if cancel():
                 raise TrainingCancelled
-            pick = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            pick = slice(b * config.batch_size, min(samples, (b + 1) * config.batch_size))
             rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
-            logits = head(views[rows, chosen])
-            loss = multitask_loss(logits, targets[rows], known[rows], config.loss, pos_weight)
-            optimizer.zero_grad(set_to_none=True)
+            logits = head(data.views[rows, chosen])
+            loss = multitask_loss(
+                logits, data.targets[rows], data.known[rows], config.loss, pos_weight
+            )
+            optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            scheduler.step()
             step += 1
             loss_sum += loss.detach() * len(rows)
             seen += len(rows)
             now = time.monotonic()
             last_step = b == steps_per_epoch - 1 or step >= total_steps
             if now - last_report >= PROGRESS_INTERVAL_S or last_step:
-                _check_finite(float(loss_sum) / seen, epoch, step)
+                mean_loss = float(loss_sum) / seen
+                _check_finite(mean_loss, epoch, step)
                 emit(
                     {
                         "event": "progress",
@@ -182,7 +259,7 @@ def train_instant(
                         "epochs": config.epochs,
                         "step": b + 1,
                         "steps": steps_per_epoch,
-                        "loss": float(loss_sum) / seen,
+                        "loss": mean_loss,
                         "elapsed": now - started,
                     }
                 )
@@ -194,28 +271,11 @@ def train_instant(
                 break
         train_loss = float(loss_sum) / max(1, seen)
         _check_finite(train_loss, epoch, step)
-        val_probs = head_probabilities(head, base, val_rows)
-        recorder.end_epoch(
-            epoch, train_loss, val_probs, val_rows, time.monotonic() - started, head.state_dict
-        )
+        val_probs = head_probabilities(head, data.base, data.val_rows)
+        seconds = time.monotonic() - started
+        recorder.end_epoch(epoch, train_loss, val_probs, data.val_rows, seconds, head.state_dict)
         if step >= total_steps:
             break
-
-    best = recorder.best
-    assert best is not None
-    head.load_state_dict(best["state"])
-    emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
-    write_run_predictions(
-        project,
-        run_id,
-        lambda rows: head_probabilities(head, base, rows),
-        features.ok,
-        snap,
-        emit,
-        cancel,
-    )
-    runs.finish_run(project, run_id, "done")
-    emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 
 
 def _check_finite(loss: float, epoch: int, step: int) -> None:

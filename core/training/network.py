@@ -68,7 +68,7 @@ def build_image_model(
     ``weights="none"`` builds the architecture only (a checkpoint fills it in).
     """
     if config.backbone == COMPACT:
-        if config.mode != "scratch":
+        if config.mode not in ("scratch", "auto"):  # auto: a checkpoint from before modes
             raise UserError("the compact network trains from scratch only (--mode scratch)")
         model = build_model(ModelSpec(n_tasks, config.width, config.arch, config.hidden))
         return model, base_spec(COMPACT, config.width)

@@ -93,9 +93,25 @@ def write_run_predictions(
 def image_scorer(
     model: nn.Module, images: Tensor, device: DeviceInfo, spec: BackboneSpec | None = None
 ) -> Score:
-    """Scores rows of a uint8 image tensor with a whole network."""
+    """Scores rows of a uint8 image tensor with a whole network (an inference copy)."""
     mean, std = (spec.mean, spec.std) if spec is not None else (MEAN, STD)
-    return lambda rows: predict_array(model, images, rows, device, PREDICT_BATCH, mean, std)
+    fast, fast_device = inference_copy(model, device)
+    return lambda rows: predict_array(fast, images, rows, fast_device, PREDICT_BATCH, mean, std)
+
+
+def inference_copy(model: nn.Module, device: DeviceInfo) -> tuple[nn.Module, DeviceInfo]:
+    """The trained network as prediction runs it: batch norms folded into the convolutions
+    (checked against the network, which is used instead when they disagree) and, forward
+    passes only, channels-last on the CPU too (features.extraction_channels_last)."""
+    import dataclasses
+
+    from core.training.features import extraction_channels_last, fold_batch_norms
+
+    fast = fold_batch_norms(model)
+    if extraction_channels_last(device) and not device.channels_last:
+        fast = fast.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        device = dataclasses.replace(device, channels_last=True)
+    return fast, device
 
 
 def predict_run(
@@ -182,13 +198,13 @@ def _instant_scorer(
     emit: Callable[[dict[str, Any]], None],
     cancel: Callable[[], bool],
 ) -> tuple[Score, np.ndarray]:
-    from core.training.backbones import build_backbone
+    from core.training.backbones import feature_backbone
     from core.training.features import gather
     from core.training.heads import build_head
     from core.training.instant import head_probabilities
 
     saved = _checkpoint_spec(ckpt, config.width)
-    backbone, spec = build_backbone(saved.name)
+    spec, backbone = feature_backbone(saved.name)
     if spec.weights_id != saved.weights_id:
         raise RunFailed(
             f"run {run_id} was trained on features of {saved.name} with other weights "

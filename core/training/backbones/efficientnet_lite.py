@@ -181,6 +181,6 @@ class EfficientNetLite0Features(nn.Module):
 
     def last_stages(self) -> list[nn.Module]:
         """What fine-tuning unfreezes: the last two stages (blocks 11–15, 192 and 320
-        channels) and the 1×1 head convolution — 3.3 of the 3.4 M backbone weights
+        channels) and the 1×1 head convolution — 2.7 of the 3.4 M backbone weights
         that sit at the lowest resolution (7×7), so the cheapest to train."""
         return [*self.net._blocks[11:], self.net._conv_head, self.net._bn1]

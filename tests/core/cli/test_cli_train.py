@@ -15,6 +15,8 @@ from core import runs
 from core.project import Project
 
 TINY = [
+    "--backbone",
+    "compact",
     "--epochs",
     "2",
     "--batch-size",
@@ -146,3 +148,37 @@ def test_bad_settings_are_one_line_errors(demo_project: Project) -> None:
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )
     assert nocuda.returncode == 1 and "no CUDA GPU" in nocuda.stderr
+
+
+def test_instant_mode_from_the_shell_reports_features_and_predicts_again(
+    demo_project: Project,
+) -> None:
+    instant = ["--backbone", "efficientnet-lite0", "--mode", "instant", "--image-size", "64"]
+    settings = [*instant, "--views", "2", "--epochs", "1", "--device", "cpu"]
+    done = subprocess.run(
+        mtlabel("train", demo_project.root, *settings, "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["event"] == "started" and events[-1]["event"] == "done"
+    assert events[0]["config"]["mode"] == "instant"
+    assert any(e["event"] == "features" for e in events)
+    table = subprocess.run(
+        mtlabel("runs", demo_project.root), capture_output=True, text=True, check=True
+    ).stdout
+    assert "efficientnet-lite0 instant" in table and "64px" in table
+    again = subprocess.run(
+        mtlabel("predict", demo_project.root, "--run", str(events[0]["run"]), "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.splitlines()[-1]) == {
+        "event": "done",
+        "run": events[0]["run"],
+        "images": 80,
+    }
