@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def shoot() -> None:
             ok = window.grab().save(args.screenshot)
+            window.close()  # stops the GPU probe and saves the layout, as a user's close does
             app.exit(0 if ok else 1)
 
         QTimer.singleShot(1500, shoot)
