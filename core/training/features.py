@@ -172,7 +172,8 @@ class FeatureSet:
     extra_rows: npt.NDArray[np.int64]
     """Rows that have the extra views (the training images)."""
     extra: npt.NDArray[np.float32]
-    """(len(extra_rows), views - 1, dim): views 1… of those rows."""
+    """(len(extra_rows), views, dim): every view of those rows, view 0 (as in ``base``)
+    included, so that training samples from one array."""
     ok: npt.NDArray[np.bool_]
     computed: int
     """(image, view) features computed this time; the rest came from the cache."""
@@ -205,21 +206,22 @@ def gather(
     extra_rows = np.asarray(extra_rows, dtype=np.int64)
     extra_readable = extra_rows[ok[extra_rows]]
     known = [d or b"" for d in digests]  # b"" only where ok is False, never looked up
-    keys: list[Key] = [(known[r], 0) for r in readable]
-    keys += [(known[r], v) for r in extra_readable for v in range(1, views)]
-    values, found = cache.lookup(keys)
+    index = cache.index()
     base = np.zeros((n, dim), dtype=np.float32)
     base_found = np.zeros(n, dtype=np.bool_)
-    base[readable] = values[: len(readable)]
-    base_found[readable] = found[: len(readable)]
+    base_found[readable] = cache.lookup([(known[r], 0) for r in readable], index, base, readable)[1]
     slot = np.full(n, -1, dtype=np.int64)  # row → its place in ``extra``
     slot[extra_rows] = np.arange(len(extra_rows))
-    extra = np.zeros((len(extra_rows), n_extra, dim), dtype=np.float32)
+    extra = np.zeros((len(extra_rows), views, dim), dtype=np.float32)
+    extra[:, 0] = base[extra_rows]
     extra_found = np.zeros((len(extra_rows), n_extra), dtype=np.bool_)
     if n_extra:
         places = slot[extra_readable]
-        extra[places] = values[len(readable) :].reshape(-1, n_extra, dim)
-        extra_found[places] = found[len(readable) :].reshape(-1, n_extra)
+        keys = [(known[r], v) for r in extra_readable for v in range(1, views)]
+        targets = (places[:, None] * views + np.arange(1, views)).ravel()
+        found = cache.lookup(keys, index, extra.reshape(-1, dim), targets)[1]
+        extra_found[places] = found.reshape(-1, n_extra)
+    reused = int(base_found.sum() + extra_found.sum())
     todo: dict[int, list[int]] = {}  # row → views it lacks
     for row in np.flatnonzero(~base_found):
         todo[int(row)] = [0]
@@ -235,9 +237,7 @@ def gather(
         base_found |= store.base_done
         cache.merge()
     ok &= base_found
-    return FeatureSet(
-        base, extra_rows, extra, ok, computed, int(found.sum()), time.monotonic() - started
-    )
+    return FeatureSet(base, extra_rows, extra, ok, computed, reused, time.monotonic() - started)
 
 
 @dataclass
@@ -257,8 +257,8 @@ class _Store:
         if view == 0:
             self.base[row] = value
             self.base_done[row] = True
-        else:
-            self.extra[self.slot[row], view - 1] = value
+        if view or self.slot[row] >= 0:
+            self.extra[self.slot[row], view] = value
 
 
 def _compute_missing(

@@ -118,7 +118,7 @@ def test_features_are_computed_once_and_a_new_image_adds_only_its_own(
     snap, first = _gather(demo_project, extra, events)
     n = len(snap.items)
     assert first.computed == n + len(extra) and first.reused == 0
-    assert first.ok.all() and first.base.shape == (n, 1280) and first.extra.shape == (10, 1, 1280)
+    assert first.ok.all() and first.base.shape == (n, 1280) and first.extra.shape == (10, 2, 1280)
     assert [e for e in events if e["event"] == "features"][-1]["done"] == n
 
     BUILT.clear()
@@ -126,6 +126,9 @@ def test_features_are_computed_once_and_a_new_image_adds_only_its_own(
     assert second.computed == 0 and second.reused == n + len(extra)
     assert not BUILT, "with every feature cached, the backbone is not even built"
     assert np.array_equal(second.base, first.base), "the first run sees what the cache holds"
+    assert np.array_equal(second.extra, first.extra)
+    assert np.array_equal(first.extra[:, 0], first.base[extra]), "view 0 is the image itself"
+    assert not np.array_equal(first.extra[:, 1], first.extra[:, 0]), "view 1 is another view"
 
     folder = tmp_path / "new"
     folder.mkdir()
