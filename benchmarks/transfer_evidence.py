@@ -1,11 +1,13 @@
 """Does a pretrained backbone pay on a labelling project? Time to a model and mean AP.
 
-    python benchmarks/transfer_evidence.py [--images 1100] [--budgets 50,200,1000]
-        [--finetune-epochs 2] [--finetune-size 224] [--modes compact,instant,finetune]
-        [--keep DIR] [--threads 2]
+    python benchmarks/transfer_evidence.py --keep DIR [--kind scenes|photos] [--images 1100]
+        [--budgets 50,200,1000] [--finetune-epochs 2] [--finetune-size 224]
+        [--modes compact,instant,finetune] [--threads 2]
 
-A demo project (``core.demo``: generated street scenes, four tasks, every cell
-known with probability 0.5) of ``--images`` images. For each budget K, only the
+A demo project of ``--images`` images, every cell known with probability 0.5:
+``--kind scenes`` (``core.demo``: drawn street scenes, four tasks) or ``--kind
+photos`` (``photo_set.py``: photographs of five objects composited on
+photographed textures, five tasks). For each budget K, only the
 first K images of a fixed random order keep their labels (K *labelled* images,
 half of their cells known); every other cell is unknown. Then, each on the
 same labels and the same stable train/validation split:
@@ -39,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from photo_set import create_photo_set  # type: ignore[import-not-found]  # the sibling script
 
 from core import runs
 from core.demo import create_demo, read_truth
@@ -146,6 +149,7 @@ def _f(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--kind", choices=("scenes", "photos"), default="scenes")
     parser.add_argument("--images", type=int, default=1100)
     parser.add_argument("--budgets", default="50,200,1000")
     parser.add_argument("--modes", default="compact,instant,finetune")
@@ -161,9 +165,13 @@ def main() -> None:
     print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if not (args.keep / PROJECT_FILE).exists():
         start = time.perf_counter()
-        create_demo(args.keep, images=args.images, unknown_fraction=0.5, seed=args.seed)
+        if args.kind == "photos":
+            create_photo_set(args.keep, args.images, 0.5, args.seed)
+        else:
+            create_demo(args.keep, images=args.images, unknown_fraction=0.5, seed=args.seed)
         print(
-            f"created a demo project of {args.images} images in {time.perf_counter() - start:.0f} s"
+            f"created a {args.kind} project of {args.images} images "
+            f"in {time.perf_counter() - start:.0f} s"
         )
     results: list[Result] = []
     common: dict[str, Any] = {"device": "cpu", "val_fraction": VAL_FRACTION, "seed": 0}

@@ -179,7 +179,7 @@ class FeatureCache:
             entries = self._read_entries(path)
             if entries is None:
                 continue  # gone meanwhile (merged by another process): recomputed
-            raw = memoryview(entries).cast("B")
+            raw = entries.data.cast("B")
             good = np.array(
                 [
                     zlib.crc32(raw[slot * size : (slot + 1) * size]) == crc

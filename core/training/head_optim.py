@@ -93,19 +93,19 @@ class OneCycleAdamW:
 
     @torch.no_grad()
     def step(self) -> None:
-        for p, view in zip(self.params, self.grad_views, strict=True):
-            grad = p.grad
+        for param, view in zip(self.params, self.grad_views, strict=True):
+            grad = param.grad
             if grad is None or grad.data_ptr() != view.data_ptr():  # replaced, not accumulated
                 view.zero_() if grad is None else view.copy_(grad)
-                p.grad = view
+                param.grad = view
         lr, beta1 = one_cycle(self.steps, self.total_steps, self.max_lr, self.pct_start)
         self.steps += 1
         bias1 = 1.0 - beta1**self.steps  # as torch: with the current β₁
         bias2_sqrt = math.sqrt(1.0 - BETA2**self.steps)
-        p, grad, m, v = self.flat, self.flat_grad, self.exp_avg, self.exp_avg_sq
-        p.mul_(1.0 - lr * self.weight_decay)
+        flat, grad, m, v = self.flat, self.flat_grad, self.exp_avg, self.exp_avg_sq
+        flat.mul_(1.0 - lr * self.weight_decay)
         m.lerp_(grad, 1.0 - beta1)
         v.mul_(BETA2).addcmul_(grad, grad, value=1.0 - BETA2)
         # m / (√v / b₂ + ε) · lr / b₁ = m / (√v + ε·b₂) · lr·b₂ / b₁: one division fewer.
         denom = torch.sqrt(v, out=self._denom).add_(EPS * bias2_sqrt)
-        p.addcdiv_(m, denom, value=-lr * bias2_sqrt / bias1)
+        flat.addcdiv_(m, denom, value=-lr * bias2_sqrt / bias1)
