@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core import tasks as task_store
 from core.cli.output import emit_json, say, table, warn
 from core.project import Project
+
+Handler = Callable[[argparse.Namespace], int]
 
 Subparsers = Any  # argparse's private _SubParsersAction
 
@@ -29,40 +33,59 @@ def register(sub: Subparsers) -> None:
 
     tasks = sub.add_parser("tasks", help="list, add, rename, archive or reorder tasks")
     tsub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
-    t = tsub.add_parser("list", help="list tasks in order")
-    t.add_argument("path")
+
+    def action(
+        name: str, summary: str, *arguments: str, handler: Handler
+    ) -> argparse.ArgumentParser:
+        t: argparse.ArgumentParser = tsub.add_parser(name, help=summary)
+        t.add_argument("path")
+        for argument in arguments:
+            t.add_argument(argument)
+        t.add_argument("--json", action="store_true")
+        t.set_defaults(handler=handler)
+        return t
+
+    t = action("list", "list tasks in order", handler=_changing_tasks(None))
     t.add_argument("--all", action="store_true", help="include archived tasks")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_list)
-    t = tsub.add_parser("add", help="add tasks at the end")
-    t.add_argument("path")
+    t = action(
+        "add",
+        "add tasks at the end",
+        handler=_changing_tasks(lambda project, a: task_store.add_tasks(project, a.names)),
+    )
     t.add_argument("names", nargs="+", metavar="NAME")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_add)
-    t = tsub.add_parser("rename", help="rename a task (labels are kept)")
-    t.add_argument("path")
-    t.add_argument("old")
-    t.add_argument("new")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_rename)
-    t = tsub.add_parser("archive", help="hide a task from labelling and training (labels kept)")
-    t.add_argument("path")
-    t.add_argument("name")
+    action(
+        "rename",
+        "rename a task (labels are kept)",
+        "old",
+        "new",
+        handler=_changing_tasks(lambda project, a: task_store.rename_task(project, a.old, a.new)),
+    )
+    t = action(
+        "archive",
+        "hide a task from labelling and training (labels kept)",
+        "name",
+        handler=_changing_tasks(
+            lambda project, a: task_store.archive_task(project, a.name, archived=not a.undo),
+            show_archived=True,
+        ),
+    )
     t.add_argument("--undo", action="store_true", help="bring an archived task back")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_archive)
-    t = tsub.add_parser("move", help="move a task to a position (0 = first)")
-    t.add_argument("path")
-    t.add_argument("name")
+    t = action(
+        "move",
+        "move a task to a position (0 = first)",
+        "name",
+        handler=_changing_tasks(lambda project, a: task_store.move_task(project, a.name, a.index)),
+    )
     t.add_argument("index", type=int)
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_move)
-    t = tsub.add_parser("colour", help="set a task's colour (#rrggbb)")
-    t.add_argument("path")
-    t.add_argument("name")
-    t.add_argument("colour")
-    t.add_argument("--json", action="store_true")
-    t.set_defaults(handler=run_tasks_colour)
+    action(
+        "colour",
+        "set a task's colour (#rrggbb)",
+        "name",
+        "colour",
+        handler=_changing_tasks(
+            lambda project, a: task_store.set_task_colour(project, a.name, a.colour)
+        ),
+    )
 
     p = sub.add_parser("import", help="import image files or folders (recursive)")
     p.add_argument("path", help="project folder")
@@ -108,9 +131,7 @@ def register(sub: Subparsers) -> None:
 
 def run_init(args: argparse.Namespace) -> int:
     with Project.create(args.path, tasks=args.task, database_url=args.db_url) as project:
-        from core.tasks import list_tasks
-
-        tasks = list_tasks(project)
+        tasks = task_store.list_tasks(project)
         if args.json:
             emit_json({"project": str(project.root), "tasks": tasks})
         else:
@@ -120,9 +141,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def _print_tasks(args: argparse.Namespace, project: Project) -> int:
-    from core.tasks import list_tasks
-
-    tasks = list_tasks(project, include_archived=getattr(args, "all", False))
+    tasks = task_store.list_tasks(project, include_archived=getattr(args, "all", False))
     if args.json:
         emit_json(tasks)
         return 0
@@ -134,50 +153,21 @@ def _print_tasks(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
-def run_tasks_list(args: argparse.Namespace) -> int:
-    with Project.open(args.path) as project:
-        return _print_tasks(args, project)
+def _changing_tasks(
+    change: Callable[[Project, argparse.Namespace], object] | None, show_archived: bool = False
+) -> Handler:
+    """A ``tasks`` action: make the change (if any), then list the tasks as ``list`` does
+    (archived ones too after ``archive``, so that the change can be seen)."""
 
+    def run(args: argparse.Namespace) -> int:
+        with Project.open(args.path) as project:
+            if change is not None:
+                change(project, args)
+            if show_archived:
+                args.all = True
+            return _print_tasks(args, project)
 
-def run_tasks_add(args: argparse.Namespace) -> int:
-    from core.tasks import add_tasks
-
-    with Project.open(args.path) as project:
-        add_tasks(project, args.names)
-        return _print_tasks(args, project)
-
-
-def run_tasks_rename(args: argparse.Namespace) -> int:
-    from core.tasks import rename_task
-
-    with Project.open(args.path) as project:
-        rename_task(project, args.old, args.new)
-        return _print_tasks(args, project)
-
-
-def run_tasks_archive(args: argparse.Namespace) -> int:
-    from core.tasks import archive_task
-
-    with Project.open(args.path) as project:
-        archive_task(project, args.name, archived=not args.undo)
-        args.all = True
-        return _print_tasks(args, project)
-
-
-def run_tasks_move(args: argparse.Namespace) -> int:
-    from core.tasks import move_task
-
-    with Project.open(args.path) as project:
-        move_task(project, args.name, args.index)
-        return _print_tasks(args, project)
-
-
-def run_tasks_colour(args: argparse.Namespace) -> int:
-    from core.tasks import set_task_colour
-
-    with Project.open(args.path) as project:
-        set_task_colour(project, args.name, args.colour)
-        return _print_tasks(args, project)
+    return run
 
 
 # -- images ----------------------------------------------------------------------------
