@@ -11,7 +11,6 @@ input size, normalisation), so prediction rebuilds the identical backbone.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from core.training.head_optim import OneCycleAdamW
 from core.training.heads import build_head
 from core.training.loss import multitask_loss, positive_weights
 from core.training.predict import write_run_predictions
+from core.training.progress import EpochProgress, Heartbeat
 from core.training.records import EpochRecorder, checked_snapshot, record_snapshot
 from core.training.snapshot import LabelSnapshot
 from core.training.warm_start import warm_start
@@ -48,7 +48,6 @@ MAX_SAMPLES_PER_EPOCH = 4096
 """… and at most this many, a random part of a large training set, so that the
 cost of a retrain stays bounded (12 epochs × 4,096 samples ≈ 6 passes over 8,000
 training images, which the head has long fitted by then)."""
-PROGRESS_INTERVAL_S = 0.5
 EVAL_BATCH = 4096
 
 
@@ -125,8 +124,10 @@ def train_instant(
         torch.set_num_threads(config.threads)
     snap = checked_snapshot(project, config)
     candidates = np.flatnonzero(snap.trainable)
-    beating = _with_heartbeat(project, run_id, emit)
-    features, spec = load_features(project, snap, config, device, beating, cancel, candidates)
+    heartbeat = Heartbeat(project, run_id)
+    features, spec = load_features(
+        project, snap, config, device, heartbeat.emitting(emit), cancel, candidates
+    )
     record_snapshot(project, run_id, device.description, snap, features.ok)
     keep = features.ok[candidates]
     train_rows = candidates[keep]
@@ -146,7 +147,7 @@ def train_instant(
     head = head.to(dev)
     recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
     with _head_threads(device, config):
-        _fit(project, run_id, head, data, config, recorder, emit, cancel)
+        _fit(run_id, head, data, config, recorder, emit, heartbeat, cancel)
 
     best = recorder.best
     assert best is not None
@@ -163,21 +164,6 @@ def train_instant(
     )
     runs.finish_run(project, run_id, "done")
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
-
-
-def _with_heartbeat(project: Project, run_id: int, emit: Emit) -> Emit:
-    """``emit`` that also refreshes the run's heartbeat while images are decoded and
-    features computed (minutes, the first time), so no window takes the run for dead."""
-    last = [time.monotonic()]
-
-    def forward(event: dict[str, Any]) -> None:
-        emit(event)
-        now = time.monotonic()
-        if now - last[0] >= runs.HEARTBEAT_SECONDS:
-            runs.heartbeat(project, run_id)
-            last[0] = now
-
-    return forward
 
 
 @contextmanager
@@ -199,13 +185,13 @@ def _head_threads(device: DeviceInfo, config: TrainConfig) -> Iterator[None]:
 
 
 def _fit(
-    project: Project,
     run_id: int,
     head: nn.Module,
     data: _OnDevice,
     config: TrainConfig,
     recorder: EpochRecorder,
     emit: Emit,
+    heartbeat: Heartbeat,
     cancel: Cancel,
 ) -> None:
     """The epochs: random (image, view) samples, masked loss, an evaluation per epoch."""
@@ -221,16 +207,14 @@ def _fit(
     generator = torch.Generator().manual_seed(config.seed)
     dev = data.base.device
     step = 0
-    last_beat = time.monotonic()
     for epoch in range(1, config.epochs + 1):
-        started = time.monotonic()
+        progress = EpochProgress(
+            run_id, epoch, config.epochs, steps_per_epoch, emit, heartbeat, dev
+        )
         head.train()
         repeats = math.ceil(samples / n)
         order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
         view_of = torch.randint(0, n_views, (len(order),), generator=generator)
-        loss_sum = torch.zeros((), device=dev)
-        seen = 0
-        last_report = time.monotonic()
         for b in range(steps_per_epoch):
             if cancel():
                 raise TrainingCancelled
@@ -244,42 +228,13 @@ def _fit(
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             step += 1
-            loss_sum += loss.detach() * len(rows)
-            seen += len(rows)
-            now = time.monotonic()
-            last_step = b == steps_per_epoch - 1 or step >= total_steps
-            if now - last_report >= PROGRESS_INTERVAL_S or last_step:
-                mean_loss = float(loss_sum) / seen
-                _check_finite(mean_loss, epoch, step)
-                emit(
-                    {
-                        "event": "progress",
-                        "run": run_id,
-                        "epoch": epoch,
-                        "epochs": config.epochs,
-                        "step": b + 1,
-                        "steps": steps_per_epoch,
-                        "loss": mean_loss,
-                        "elapsed": now - started,
-                    }
-                )
-                last_report = now
-                if now - last_beat >= runs.HEARTBEAT_SECONDS:
-                    runs.heartbeat(project, run_id)
-                    last_beat = now
+            progress.add(loss, len(rows), b, step, b == steps_per_epoch - 1 or step >= total_steps)
             if step >= total_steps:
                 break
-        train_loss = float(loss_sum) / max(1, seen)
-        _check_finite(train_loss, epoch, step)
+        train_loss = progress.train_loss(step)
         val_probs = head_probabilities(head, data.base, data.val_rows)
-        seconds = time.monotonic() - started
-        recorder.end_epoch(epoch, train_loss, val_probs, data.val_rows, seconds, head.state_dict)
+        recorder.end_epoch(
+            epoch, train_loss, val_probs, data.val_rows, progress.seconds(), head.state_dict
+        )
         if step >= total_steps:
             break
-
-
-def _check_finite(loss: float, epoch: int, step: int) -> None:
-    if not math.isfinite(loss):
-        raise RunFailed(
-            f"the training loss became {loss} in epoch {epoch} (step {step}); try a lower --lr"
-        )

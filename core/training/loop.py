@@ -13,7 +13,6 @@ it writes to the project, so results outlive the process.
 from __future__ import annotations
 
 import math
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from core.training.metrics import TaskMetrics
 from core.training.model import MEAN, STD, to_model_input, use_channels_last
 from core.training.network import build_image_model, param_groups
 from core.training.predict import image_scorer, predict_array, write_run_predictions
+from core.training.progress import EpochProgress, Heartbeat
 from core.training.records import (
     EpochRecorder,
     checked_snapshot,
@@ -51,7 +51,6 @@ from core.training.warm_start import warm_start
 
 Emit = Callable[[dict[str, Any]], None]
 Cancel = Callable[[], bool]
-PROGRESS_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -155,7 +154,8 @@ def _train(
     torch.manual_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    data = prepare(project, config, device, emit, cancel)
+    heartbeat = Heartbeat(project, run_id)
+    data = prepare(project, config, device, heartbeat.emitting(emit), cancel)
     snap = data.snapshot
     record_snapshot(project, run_id, device.description, snap, data.ok)
 
@@ -189,14 +189,12 @@ def _train(
     recorder = EpochRecorder(project, run_id, run_dir, config, snap, spec, emit)
     max_shift = max(4, config.image_size // 16)  # 4 px up to 64 (as before), 14 at 224
     step = 0
-    last_beat = time.monotonic()
     for epoch in range(1, config.epochs + 1):
-        started = time.monotonic()
+        progress = EpochProgress(
+            run_id, epoch, config.epochs, steps_per_epoch, emit, heartbeat, device.device
+        )
         model.train()
         order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
-        loss_sum = torch.zeros((), device=device.device)
-        seen = 0
-        last_report = time.monotonic()
         for b in range(steps_per_epoch):
             if cancel():
                 raise TrainingCancelled
@@ -225,44 +223,14 @@ def _train(
             scaler.update()
             scheduler.step()
             step += 1
-            loss_sum += loss.detach() * len(rows)
-            seen += len(rows)
-            now = time.monotonic()
-            last_step = b == steps_per_epoch - 1 or step >= total_steps
-            if now - last_report >= PROGRESS_INTERVAL_S or last_step:
-                mean_loss = float(loss_sum) / seen
-                if not math.isfinite(mean_loss):
-                    raise RunFailed(
-                        f"the training loss became {mean_loss} in epoch {epoch} (step {step}); "
-                        "try a lower --lr"
-                    )
-                emit(
-                    {
-                        "event": "progress",
-                        "run": run_id,
-                        "epoch": epoch,
-                        "epochs": config.epochs,
-                        "step": b + 1,
-                        "steps": steps_per_epoch,
-                        "loss": mean_loss,
-                        "elapsed": now - started,
-                    }
-                )
-                last_report = now
-                if now - last_beat >= runs.HEARTBEAT_SECONDS:
-                    runs.heartbeat(project, run_id)
-                    last_beat = now
+            progress.add(loss, len(rows), b, step, b == steps_per_epoch - 1 or step >= total_steps)
             if step >= total_steps:
                 break
-        train_loss = float(loss_sum) / max(1, seen)
-        if not math.isfinite(train_loss):
-            raise RunFailed(
-                f"the training loss became {train_loss} in epoch {epoch}; try a lower --lr"
-            )
+        train_loss = progress.train_loss(step)
 
         val_probs = _validation_probs(model, data, val_rows, config, device)
         recorder.end_epoch(
-            epoch, train_loss, val_probs, val_rows, time.monotonic() - started, model.state_dict
+            epoch, train_loss, val_probs, val_rows, progress.seconds(), model.state_dict
         )
         if step >= total_steps:
             break
