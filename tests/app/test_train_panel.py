@@ -299,3 +299,26 @@ def test_the_form_offers_what_the_trainer_accepts(qtbot: QtBot, demo_project: Pr
 
     assert values(panel.backbone) == {AUTO, *NAMES}
     assert values(panel.mode) == set(MODES)
+
+
+def test_the_default_settings_train_the_pretrained_backbone_in_instant_mode(
+    qtbot: QtBot, demo_project: Project
+) -> None:
+    """Issue 6: with the weights installed (a dependency), the window's defaults are the
+    pretrained EfficientNet-Lite0, frozen, its features cached: the Train button as a new
+    user first clicks it."""
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+    try:
+        defaults = panel.settings()
+        assert (defaults["backbone"], defaults["mode"]) == ("auto", "auto")
+        panel.set_settings({"epochs": 1, "device": "cpu"})  # otherwise the defaults
+        with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+            click(panel.train_button)
+        run_id, status = blocker.args
+        assert status == "done", panel.error_box.message()
+        config = get_run(demo_project, run_id).config
+        assert (config["backbone"], config["mode"]) == ("efficientnet-lite0", "instant")
+        assert config["image_size"] == 224
+    finally:
+        panel.shutdown()
