@@ -19,6 +19,28 @@ MASK_POOL = 4096
 """Dropout masks drawn once per layer and run, then picked at random per sample."""
 
 
+class MaskPools:
+    """The masks of one network's PooledDropout layers, per (p, shape, device).
+
+    ``SeparateHeads`` gives one to all its task heads: 20 heads would otherwise hold
+    20 × 21 MB of masks for their input dropout. Sharing the masks shares nothing
+    learnt — each head still picks its own mask per sample, at random.
+    """
+
+    def __init__(self, size: int = MASK_POOL) -> None:
+        self.size = size
+        self._pools: dict[tuple[float, tuple[int, ...], torch.device], Tensor] = {}
+
+    def get(self, p: float, shape: tuple[int, ...], device: torch.device) -> Tensor:
+        key = (p, shape, device)
+        pool = self._pools.get(key)
+        if pool is None:
+            keep = torch.rand((self.size, *shape), device=device) >= p
+            pool = keep.to(torch.float32) / (1.0 - p)
+            self._pools[key] = pool
+        return pool
+
+
 class PooledDropout(nn.Module):
     """Dropout whose per-sample masks are picked at random from a pool drawn once.
 
@@ -33,35 +55,37 @@ class PooledDropout(nn.Module):
     the state dict.
     """
 
-    def __init__(self, p: float, pool: int = MASK_POOL) -> None:
+    def __init__(self, p: float, pools: MaskPools) -> None:
         super().__init__()
         self.p = p
-        self.pool_size = pool
-        self._pool: Tensor | None = None
+        self.pools = pools
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0:
             return x
-        pool = self._pool
-        if pool is None or pool.shape[1:] != x.shape[1:] or pool.device != x.device:
-            keep = torch.rand((self.pool_size, *x.shape[1:]), device=x.device) >= self.p
-            pool = keep.to(torch.float32) / (1.0 - self.p)
-            self._pool = pool
-        pick = torch.randint(0, self.pool_size, (x.shape[0],), device=x.device)
+        pool = self.pools.get(self.p, tuple(x.shape[1:]), x.device)
+        pick = torch.randint(0, len(pool), (x.shape[0],), device=x.device)
         return x * pool.index_select(0, pick).to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, pool={self.pool_size}"
+        return f"p={self.p}, pool={self.pools.size}"
 
 
 class FeatureHead(nn.Module):
     """features (N, D) → shared hidden layer → logits (N, T)."""
 
-    def __init__(self, feature_dim: int, n_tasks: int, hidden: int = DEFAULT_HIDDEN) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        n_tasks: int,
+        hidden: int = DEFAULT_HIDDEN,
+        pools: MaskPools | None = None,
+    ) -> None:
         super().__init__()
-        self.drop_in = PooledDropout(INPUT_DROPOUT)
+        pools = pools or MaskPools()
+        self.drop_in = PooledDropout(INPUT_DROPOUT, pools)
         self.shared = nn.Sequential(
-            nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True), PooledDropout(DROPOUT)
+            nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True), PooledDropout(DROPOUT, pools)
         )
         self.heads = nn.Linear(hidden, n_tasks)
 
@@ -75,7 +99,10 @@ class SeparateHeads(nn.Module):
 
     def __init__(self, feature_dim: int, n_tasks: int, hidden: int = DEFAULT_HIDDEN) -> None:
         super().__init__()
-        self.nets = nn.ModuleList(FeatureHead(feature_dim, 1, hidden) for _ in range(n_tasks))
+        pools = MaskPools()
+        self.nets = nn.ModuleList(
+            FeatureHead(feature_dim, 1, hidden, pools) for _ in range(n_tasks)
+        )
 
     def forward(self, features: Tensor) -> Tensor:
         return torch.cat([net(features) for net in self.nets], dim=1)
