@@ -19,7 +19,6 @@ in display order with ``1.0`` / ``0.0`` / empty.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from typing import TextIO
@@ -27,7 +26,7 @@ from typing import TextIO
 from core.formats.common import ImportBuilder, LabelExportSummary, task_column
 from core.formats.reading import read_csv, wrong_field_counts
 from core.formats.wide_csv import add_row
-from core.formats.writing import ExportSnapshot
+from core.formats.writing import ExportSnapshot, csv_rows
 from core.labels import CellValue
 
 PATH_COLUMN = "Path"
@@ -118,8 +117,8 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
 
 
 def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([PATH_COLUMN, *(t.name for t in snapshot.tasks)])
+    writerow = csv_rows(stream)
+    writerow([PATH_COLUMN, *(t.name for t in snapshot.tasks)])
     names = snapshot.index.export_names()
     for image in snapshot.images:
         row = [names[image.id]]
@@ -127,6 +126,6 @@ def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary)
             value = snapshot.value(image.id, task.id)
             row.append("" if value is None else f"{value}.0")
             summary.cells += value is not None
-        writer.writerow(row)
+        writerow(row)
     summary.images = len(snapshot.images)
     summary.tasks = len(snapshot.tasks)

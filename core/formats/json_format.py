@@ -42,6 +42,7 @@ import json.decoder
 import json.scanner
 import os
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -56,6 +57,8 @@ from core.tasks import MAX_NAME_LENGTH, validate_colour
 
 FORMAT_ID = "mtlabel-labels"
 VERSION = 1
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_UNPAIRED = re.compile(r"[\ud800-\udfff]")
 
 Step = str | int
 
@@ -67,7 +70,8 @@ def iso_utc(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    """An aware UTC datetime; ValueError for text that is not ISO 8601."""
+    """An aware UTC datetime; ValueError for text that is not ISO 8601, OverflowError
+    for a time whose UTC equivalent lies outside the years 1 to 9999."""
     moment = datetime.fromisoformat(text.strip())
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
@@ -171,7 +175,8 @@ class _Reader:
         return lambda: self.locate.line(*steps)
 
     def problem(self, steps: tuple[Step, ...], text: str) -> None:
-        self.builder.problem(self.locate.line(*steps), f"{where(*steps)}: {text}")
+        place = where(*steps)
+        self.builder.problem(self.locate.line(*steps), f"{place}: {text}" if place else text)
 
     def fatal(self, steps: tuple[Step, ...], text: str) -> None:
         self.problem(steps, text)
@@ -186,6 +191,27 @@ class _Reader:
             return None
         return value
 
+    def unpaired_surrogates(self, data: Any) -> None:
+        """Refuse text holding a ``\\uD800``-style escape that is not half of a pair: it is
+        no character, and the database (like any UTF-8 file) cannot store it."""
+        stack: list[tuple[Any, tuple[Step, ...]]] = [(data, ())]
+        while stack:
+            value, steps = stack.pop()
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    stack.append((key, steps))
+                    stack.append((item, (*steps, key)))
+            elif isinstance(value, list):
+                stack.extend((item, (*steps, n)) for n, item in enumerate(value))
+            elif isinstance(value, str) and _UNPAIRED.search(value):
+                code = ord(_UNPAIRED.findall(value)[0])
+                self.problem(
+                    steps,
+                    f"text {value[:40]!r} holds \\u{code:04x}, an unpaired UTF-16 surrogate "
+                    "escape, which is not a character",
+                )
+        self.builder.raise_problems()
+
     # -- sections ------------------------------------------------------------------------
 
     def header(self, data: Any) -> dict[str, Any]:
@@ -198,10 +224,10 @@ class _Reader:
             self.builder.raise_problems()
         assert isinstance(data, dict)
         if data.get("format") != FORMAT_ID:
+            found = repr(data["format"]) if "format" in data else "missing"
             self.fatal(
                 ("format",),
-                f"not an mtlabel label file: format is {data.get('format')!r}, "
-                f"expected {FORMAT_ID!r}",
+                f"not an mtlabel label file: format is {found}, expected {FORMAT_ID!r}",
             )
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -398,6 +424,12 @@ class _Reader:
                     f"annotator must be 1 to {MAX_NAME_LENGTH} characters, not {annotator!r}",
                 )
                 bad = True
+            elif annotator is not None and any(ord(c) < 32 or ord(c) == 127 for c in annotator):
+                # As for task names; PostgreSQL cannot even store a NUL.
+                self.problem(
+                    (*steps, "annotator"), f"annotator {annotator!r} contains control characters"
+                )
+                bad = True
             time_text = self.optional_text(entry, "time", steps)
             time: datetime | None = None
             if time_text is not None:
@@ -408,6 +440,13 @@ class _Reader:
                         (*steps, "time"),
                         f"time {time_text!r} is not an ISO 8601 date and time "
                         "(e.g. 2024-05-01T12:00:00Z)",
+                    )
+                    bad = True
+                except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is in the year 10000
+                    self.problem(
+                        (*steps, "time"),
+                        f"time {time_text!r} is out of range: in UTC it falls outside "
+                        "the years 1 to 9999",
                     )
                     bad = True
             if bad or not isinstance(task, str):
@@ -462,7 +501,13 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
         ) from None
     except RecursionError:
         raise LabelFileError(shown, ["the JSON is nested too deeply"]) from None
+    except ValueError:  # Python refuses to read integers of over 4300 digits
+        raise LabelFileError(
+            shown, [f"a number has more than {sys.get_int_max_str_digits()} digits"]
+        ) from None
     reader = _Reader(shown, text, builder)
+    if _SURROGATE_ESCAPE.search(text):
+        reader.unpaired_surrogates(data)
     data = reader.header(data)
     reader.tasks(data.get("tasks", []))
     image_ids, unknown, by_hash = reader.images(data.get("images", []))

@@ -26,7 +26,6 @@ the rel_path (or absolute path), so that the file imports back unambiguously.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from typing import TextIO
@@ -34,7 +33,7 @@ from typing import TextIO
 from core.formats.common import ImportBuilder, LabelExportSummary, show_value
 from core.formats.matching import Match
 from core.formats.reading import duplicate_columns, read_csv, wrong_field_counts
-from core.formats.writing import ExportSnapshot
+from core.formats.writing import ExportSnapshot, csv_rows
 
 COLUMNS = ("ImageID", "Source", "LabelName", "Confidence")
 REQUIRED = ("ImageID", "LabelName", "Confidence")
@@ -112,8 +111,8 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
 
 
 def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writerow = csv_rows(stream)
+    writerow(COLUMNS)
     names = snapshot.index.stem_names()
     images = 0
     for image in sorted(snapshot.images, key=lambda r: (names[r.id], r.path)):
@@ -122,7 +121,7 @@ def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary)
             value = snapshot.value(image.id, task.id)
             if value is None:
                 continue
-            writer.writerow([names[image.id], EXPORT_SOURCE, task.name, str(value)])
+            writerow([names[image.id], EXPORT_SOURCE, task.name, str(value)])
             summary.cells += 1
             row_written = True
         images += row_written

@@ -3,11 +3,11 @@
 Delimiters: comma, semicolon or tab, sniffed from the header line; an Excel
 ``sep=;`` first line names the delimiter explicitly (and is skipped).
 
-Encodings: UTF-8, with or without a byte-order mark, and UTF-16 when the file
-starts with a UTF-16 byte-order mark (Excel's "Unicode Text" export). Nothing
-else is guessed: a file in a legacy code page (cp1252, latin-1, ...) is
-refused with the line and byte that is not UTF-8, because guessing the code
-page silently mislabels names with accents.
+Encodings: UTF-8, with or without a byte-order mark, and UTF-16 or UTF-32 when
+the file starts with their byte-order mark (UTF-16 is Excel's "Unicode Text"
+export). Nothing else is guessed: a file in a legacy code page (cp1252,
+latin-1, ...) is refused with the line and byte that is not UTF-8, because
+guessing the code page silently mislabels names with accents.
 """
 
 from __future__ import annotations
@@ -55,18 +55,26 @@ def read_text(path: str | os.PathLike[str]) -> str:
 
 
 def decode(shown: str, data: bytes) -> str:
-    """UTF-8 (optional BOM) or BOM-marked UTF-16; a clear error naming line and byte otherwise."""
+    """UTF-8 (optional BOM) or BOM-marked UTF-16 or UTF-32; a clear error naming line and
+    byte otherwise."""
     if data.startswith(codecs.BOM_UTF8):
         body, encoding = data[len(codecs.BOM_UTF8) :], "utf-8"
+    elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's
+        body, encoding = data, "utf-32"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         body, encoding = data, "utf-16"
     else:
         body, encoding = data, "utf-8"
+    if encoding == "utf-8" and b"\x00" in body:  # before decoding: UTF-16 is rarely ASCII
+        first = body.index(b"\x00")
+        raise _nul_error(shown, body.count(b"\n", 0, first) + 1, body.count(b"\x00"), len(body))
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as exc:
-        if encoding == "utf-16":
-            raise LabelFileError(shown, [f"not valid UTF-16 text: {exc.reason}"]) from None
+        if encoding != "utf-8":
+            raise LabelFileError(
+                shown, [f"not valid {encoding.upper()} text: {exc.reason}"]
+            ) from None
         line = body.count(b"\n", 0, exc.start) + 1
         line_start = body.rfind(b"\n", 0, exc.start) + 1
         column = exc.start - line_start + 1
@@ -79,13 +87,16 @@ def decode(shown: str, data: bytes) -> str:
             ],
         ) from None
     if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        hint = "it is not a text file"
-        if text.count("\x00") * 3 > len(text):
-            hint = "it looks like UTF-16 without a byte-order mark; save it as UTF-8"
-        raise LabelFileError(shown, [f"line {line}: the file contains NUL characters; {hint}"])
+        first = text.index("\x00")
+        raise _nul_error(shown, text.count("\n", 0, first) + 1, text.count("\x00"), len(text))
     return text
+
+
+def _nul_error(shown: str, line: int, nuls: int, length: int) -> LabelFileError:
+    hint = "it is not a text file"
+    if nuls * 3 > length:
+        hint = "it looks like UTF-16 without a byte-order mark; save it as UTF-8"
+    return LabelFileError(shown, [f"line {line}: the file contains NUL characters; {hint}"])
 
 
 def _first_line(text: str) -> str:

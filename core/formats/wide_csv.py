@@ -20,7 +20,6 @@ empty, comma-separated UTF-8 without a BOM, ``\\n`` line ends.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from typing import TextIO
@@ -33,7 +32,7 @@ from core.formats.common import (
     task_column,
 )
 from core.formats.reading import read_csv, wrong_field_counts
-from core.formats.writing import ExportSnapshot
+from core.formats.writing import ExportSnapshot, csv_rows
 from core.labels import CellValue
 
 IMAGE_COLUMN = "image"
@@ -121,8 +120,8 @@ def add_row(
 
 
 def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([IMAGE_COLUMN, *(t.name for t in snapshot.tasks)])
+    writerow = csv_rows(stream)
+    writerow([IMAGE_COLUMN, *(t.name for t in snapshot.tasks)])
     names = snapshot.index.export_names()
     for image in snapshot.images:
         row = [names[image.id]]
@@ -130,6 +129,6 @@ def write(stream: TextIO, snapshot: ExportSnapshot, summary: LabelExportSummary)
             value = snapshot.value(image.id, task.id)
             row.append("" if value is None else str(value))
             summary.cells += value is not None
-        writer.writerow(row)
+        writerow(row)
     summary.images = len(snapshot.images)
     summary.tasks = len(snapshot.tasks)

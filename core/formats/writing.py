@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,22 @@ def load_snapshot(project: Project, include_archived: bool) -> ExportSnapshot:
                 labels.setdefault(image_id, {})[task_id] = LabelRow(value, annotator, updated_at)
     images = sorted(index.images.values(), key=lambda r: (r.rel_path, r.path))
     return ExportSnapshot(tasks, images, labels, index)
+
+
+def csv_rows(stream: TextIO) -> Callable[[Sequence[str]], None]:
+    """A ``writerow`` for comma-separated UTF-8 with ``\\n`` line ends.
+
+    A field holding a carriage return alone (a file name may) is quoted too: with
+    ``\\n`` line ends Python 3.11's csv writer leaves it bare, and every reader,
+    Python's included, then takes it for the end of the record.
+    """
+    plain = csv.writer(stream, lineterminator="\n")
+    quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(row: Sequence[str]) -> None:
+        (quoted if any("\r" in field for field in row) else plain).writerow(row)
+
+    return writerow
 
 
 def check_target(path: str | os.PathLike[str]) -> Path:

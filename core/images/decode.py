@@ -9,10 +9,11 @@ Two entry points:
   downscaled; it is what the training cache is filled from.
 
 Accepted formats: JPEG (including multi-picture "MPO" JPEGs from cameras),
-PNG, BMP, GIF (first frame), TIFF (first page) and WebP. Every other format,
-even one Pillow could read (JPEG 2000, AVIF, PSD, ICO, EPS …), is refused as
-"unsupported format X": fewer parsers see untrusted input, and every accepted
-file can also be shown by the window.
+PNG, BMP, GIF (first frame), TIFF (first page) and WebP. Every other format
+Pillow can read (JPEG 2000, AVIF, PSD, ICO, EPS, TGA, PCX …) is refused as
+"unsupported format X": fewer parsers decode untrusted input (the others only
+look at the header, to name the format), and every accepted file can also be
+shown by the window. Anything Pillow cannot identify is "not an image file".
 
 Images over :data:`MAX_PIXELS` pixels are refused as decompression bombs,
 checked from the header before any pixel is decoded. Pillow's own bomb check
@@ -39,7 +40,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000
 """Images with more pixels than this are refused (decompression bombs)."""
@@ -49,9 +50,6 @@ ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "TIFF", "WEBP")
 
 _OPEN_FORMATS = ["JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP"]
 """Plugins tried on open (the JPEG plugin also yields MPO files)."""
-
-_OTHER_FORMATS = ["JPEG2000", "AVIF", "HEIF", "PSD", "ICO", "ICNS", "PPM", "QOI", "DDS", "EPS"]
-"""Formats with a clear signature that are named when refused (others: "not an image")."""
 
 ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {
@@ -145,12 +143,18 @@ def _own_bomb_check() -> Iterator[None]:
 
 
 def _other_format(data: bytes) -> str | None:
-    """The name of a format Pillow reads but this module does not accept, if any."""
+    """The name of a format Pillow reads but this module does not accept, if any.
+
+    Every such plugin Pillow has (in Pillow's own order) looks at the header only;
+    none of them claims text, HTML, archives, PDFs, NULs or random bytes.
+    """
     Image.init()
-    formats = [name for name in _OTHER_FORMATS if name in Image.OPEN]
+    formats = [name for name in Image.ID if name in Image.OPEN and name not in _OPEN_FORMATS]
     try:
-        with _own_bomb_check(), Image.open(io.BytesIO(data), formats=formats) as other:
-            return other.format or None
+        with _own_bomb_check():
+            warnings.simplefilter("ignore")  # e.g. "IM is deprecated": noise for a refusal
+            with Image.open(io.BytesIO(data), formats=formats) as other:
+                return other.format or None
     except Exception:
         return None
 
@@ -283,9 +287,12 @@ def load_rgb(source: bytes | str | os.PathLike[str], max_side: int | None = None
       scaled like I;16; other ranges are stretched from their min to max;
     * F (floats): values within 0..1 are scaled by 255, values within 0..255
       are kept, other ranges are stretched from min to max; NaN becomes 0;
-    * CMYK (JPEGs with Adobe's inverted convention included), YCbCr, LAB, HSV
-      and 1-bit are converted by Pillow (CMYK with an embedded ICC profile
-      through that profile when LittleCMS is available).
+    * CMYK (JPEGs with Adobe's inverted convention, marked by its APP14
+      segment, and plain CMYK JPEGs without it), YCbCr, LAB, HSV and 1-bit are
+      converted by Pillow (CMYK with an embedded ICC profile through that
+      profile when LittleCMS is available);
+    * an ICC profile of any other mode is ignored: the values are taken as
+      sRGB (a wide-gamut photo then looks slightly duller).
 
     Raises :class:`UnreadableImage` for bad content and ``OSError`` when a
     path cannot be read.
@@ -389,6 +396,10 @@ def _grey_array_to_rgb(grey: np.ndarray) -> Image.Image:
 
 def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
     profile = im.info.get("icc_profile")
+    if im.format in ("JPEG", "MPO") and "adobe" not in im.info:
+        # Pillow reads every CMYK JPEG with Adobe's inverted convention; a file
+        # without Adobe's APP14 marker holds plain CMYK values: invert them back.
+        im = ImageChops.invert(im)
     if profile:
         try:
             from PIL import ImageCms

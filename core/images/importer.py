@@ -39,9 +39,14 @@ from core.images.decode import ImageFacts, UnreadableImage, probe
 from core.project import Project
 
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+    {
+        *(".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"),
+        *(".png", ".apng", ".bmp", ".gif", ".tif", ".tiff", ".webp"),
+    }
 )
-"""File name endings (compared in lower case) picked up when walking a folder."""
+"""File name endings (compared in lower case) picked up when walking a folder: every
+ending Pillow registers for an accepted format (``.jfif`` is how browsers on Windows
+save JPEGs, ``.mpo`` how 3D cameras name multi-picture JPEGs)."""
 
 BATCH_SIZE = 200
 """Files examined and written per transaction."""
@@ -657,12 +662,12 @@ def import_images(
 ) -> ImportSummary:
     """Record the image files of ``sources`` (folders, walked recursively, and files).
 
-    Files in folders are picked up by extension (JPEG, PNG, BMP, GIF, TIFF,
-    WebP, any case); files named explicitly are tried whatever their
-    extension. A source that does not exist raises :class:`UserError` before
-    anything changes. Unusable files never raise: they are listed in
-    ``skipped`` with a reason. ``progress`` is called once per file;
-    ``cancel`` is checked between files (what was done is kept).
+    Files in folders are picked up by extension (:data:`IMAGE_EXTENSIONS`, any
+    case); files named explicitly are tried whatever their extension. A source
+    that does not exist raises :class:`UserError` before anything changes.
+    Unusable files never raise: they are listed in ``skipped`` with a reason.
+    ``progress`` is called once per file; ``cancel`` is checked between files
+    (what was done is kept).
     """
     resolved = _resolve_sources(sources)
     total = _count(project, resolved) if progress is not None else 0
