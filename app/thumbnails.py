@@ -38,6 +38,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QImage, QImageReader, QPainter, QPen, QPixmap
 
+from app.orientation import read_oriented
+
 THUMBNAIL_SIZE = 128
 """Longest side of a thumbnail in logical pixels."""
 
@@ -64,7 +66,7 @@ def decode_thumbnail(path: str, edge: int) -> tuple[QImage, str]:
             # The scaled size applies before the transform; keeping the stored
             # aspect ratio makes the rotated result fit the box as well.
             reader.setScaledSize(size.scaled(edge, edge, Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
+        image = read_oriented(reader, path)
         if image.isNull():
             return QImage(), UNREADABLE
         if image.width() > edge or image.height() > edge:  # size was unknown up front

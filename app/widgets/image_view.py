@@ -46,6 +46,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.orientation import read_oriented
+
 DEFAULT_CACHE_SIZE = 8
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 MIN_DECODE_SIDE = 2048
@@ -82,7 +84,7 @@ def decode_image(image_id: int, path: str, max_side: int) -> DecodeResult:
     if size.isValid() and max(size.width(), size.height()) > max_side:
         # JPEG decodes straight at the smaller size (libjpeg scaling): fast and lean.
         reader.setScaledSize(size.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
+    image = read_oriented(reader, path)
     if image.isNull():
         reason = reader.errorString() or "not an image Qt can read"
         if size.isValid() and size.width() * size.height() * 4 > _ALLOCATION_LIMIT_MB << 20:

@@ -238,6 +238,17 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def exif_orientation(path: str | os.PathLike[str]) -> int:
+    """The EXIF orientation (1–8) of an image file, reading only what Pillow needs to
+    find it; 1 when there is none or the file cannot be read. For viewers whose own
+    decoders skip the EXIF of some formats (Qt: PNG and WebP)."""
+    try:
+        with _own_bomb_check(), Image.open(path) as im:
+            return _orientation(im)
+    except Exception:
+        return 1
+
+
 def _jpeg_draft(im: Image.Image, size: tuple[int, int]) -> None:
     if im.format in ("JPEG", "MPO"):
         with suppress(Exception):  # draft is an optimisation only
