@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.workers import error_message
 from core import labels as core_labels
 from core import tasks as core_tasks
 from core.labels import CellChange, CellValue
@@ -78,7 +79,7 @@ class ProjectSession(QObject):
         try:
             changes = core_labels.set_cells(self.project, cells, source=source)
         except Exception as exc:  # shown to the user; nothing was changed
-            self.error.emit(f"The labels could not be saved: {exc}")
+            self.error.emit(f"The labels could not be saved: {error_message(exc)}")
             return []
         if changes:
             command = SetCellsCommand(self, changes, text or self.describe(cells), source)
@@ -150,6 +151,6 @@ class SetCellsCommand(QUndoCommand):
         try:
             core_labels.set_cells(self.session.project, cells, source=source or self.source)
         except Exception as exc:  # reported; the stack stays usable
-            self.session.error.emit(f"Undo/redo could not be saved: {exc}")
+            self.session.error.emit(f"Undo/redo could not be saved: {error_message(exc)}")
             return
         self.session._announce(self.changes)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from sqlalchemy.exc import DBAPIError
 
 from core.errors import UserError
 
@@ -56,6 +57,10 @@ def error_message(exc: BaseException) -> str:
     """What the user is told about an exception from a job."""
     if isinstance(exc, UserError):
         return str(exc)
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        # The driver's own words ("database or disk is full"), without the SQL
+        # statement and the link SQLAlchemy adds for developers.
+        return f"database error: {exc.orig}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -7,6 +7,7 @@ reaches the same database.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -17,12 +18,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.db.engine import make_engine
-from core.db.schema import ensure_schema
+from core.db.schema import check_known_revision, ensure_schema
 from core.errors import ProjectError
 
 PROJECT_FILE = "mtlabel.json"
@@ -102,11 +103,22 @@ class Project:
         """Open a project folder, migrating its schema if it is older than this program."""
         folder = Path(root).expanduser().absolute()
         settings = _read_settings(folder)
-        url = settings.get("database_url") or f"sqlite:///{folder / DB_FILE}"
-        if not isinstance(url, str):
+        configured = settings.get("database_url")
+        if configured is not None and not isinstance(configured, str):
             raise ProjectError(f"{folder / PROJECT_FILE}: database_url must be a string")
-        if url.startswith("sqlite") and not os.access(folder, os.W_OK):
+        # The default database as a URL object, not "sqlite:///" + path: a folder name
+        # holding "?", "#" or "%20" would be parsed as URL syntax (another file).
+        url = URL.create("sqlite", database=str(folder / DB_FILE))
+        if configured:
+            try:
+                url = make_url(configured)
+            except ArgumentError as exc:
+                raise ProjectError(f"{folder / PROJECT_FILE}: database_url: {exc}") from exc
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite and not os.access(folder, os.W_OK):
             raise ProjectError(f"{folder} is read-only: mtlabel needs to write its database there")
+        if sqlite and url.database:
+            _refuse_newer_sqlite(Path(url.database), str(folder))
         engine = make_engine(url)
         try:
             ensure_schema(engine, str(folder), before_upgrade=_sqlite_backup(engine, folder))
@@ -118,7 +130,7 @@ class Project:
             raise
         for sub in (CACHE_DIR, RUNS_DIR):
             (folder / sub).mkdir(exist_ok=True)
-        read_engine = make_engine(url, for_reading=True) if url.startswith("sqlite") else engine
+        read_engine = make_engine(url, for_reading=True) if sqlite else engine
         project = cls(folder, engine, annotator or default_annotator(), read_engine)
         from core.runs import reap_dead_runs
 
@@ -163,6 +175,20 @@ class Project:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _refuse_newer_sqlite(database: Path, where: str) -> None:
+    """Refuse a SQLite database of a newer schema before an engine touches it: its
+    connections switch the file to WAL mode, which would change a refused project."""
+    if not database.is_file():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return  # no version table, or no database at all: ensure_schema says which
+    if row is not None:
+        check_known_revision(str(row[0]), where)
 
 
 def _sqlite_backup(engine: Engine, folder: Path) -> Callable[[str], None] | None:

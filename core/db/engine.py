@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -24,7 +24,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, for_reading: bool = False) -> Engine:
+def make_engine(url: str | URL, for_reading: bool = False) -> Engine:
     """An engine for ``url``; SQLite connections are configured on connect.
 
     On SQLite a writing engine takes the write lock at BEGIN (``BEGIN IMMEDIATE``),
@@ -32,7 +32,7 @@ def make_engine(url: str, for_reading: bool = False) -> Engine:
     with "database is locked" half-way. A reading engine begins deferred: in WAL
     mode its transactions read a snapshot and never wait for, or block, a writer.
     """
-    if url.startswith("sqlite"):
+    if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

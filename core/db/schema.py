@@ -40,6 +40,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def check_known_revision(current: str, where: str) -> None:
+    """SchemaTooNewError unless this program knows schema revision ``current``."""
+    scripts = ScriptDirectory.from_config(alembic_config_for_scripts())
+    if current not in {rev.revision for rev in scripts.walk_revisions()}:
+        raise SchemaTooNewError(
+            f"{where} was written by a newer version of mtlabel (schema {current}); "
+            f"this version understands schema up to {head_revision()}. Upgrade mtlabel to "
+            "open it; the project was not changed."
+        )
+
+
 def ensure_schema(
     engine: Engine, where: str, before_upgrade: Callable[[str], None] | None = None
 ) -> bool:
@@ -48,19 +59,12 @@ def ensure_schema(
     A database whose revision this program does not know was written by a
     newer mtlabel: refuse it and leave it untouched.
     """
-    scripts = ScriptDirectory.from_config(alembic_config_for_scripts())
-    head = scripts.get_current_head()
+    head = head_revision()
     current = current_revision(engine)
     if current == head:
         return False
     if current is not None:
-        known = {rev.revision for rev in scripts.walk_revisions()}
-        if current not in known:
-            raise SchemaTooNewError(
-                f"{where} was written by a newer version of mtlabel (schema {current}); "
-                f"this version understands schema up to {head}. Upgrade mtlabel to open it; "
-                "the project was not changed."
-            )
+        check_known_revision(current, where)
     elif inspect(engine).get_table_names():
         raise ProjectError(
             f"{where} holds a database that is not an mtlabel project (it has tables but "

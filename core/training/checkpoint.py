@@ -6,6 +6,8 @@ loading one cannot run code; a file that tries is refused with a message.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
 import re
@@ -22,15 +24,28 @@ VERSION = 1
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``path`` so that it is either the old file, the new file, or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
+    """Write ``path`` so that it is either the old file, the new file, or absent.
+
+    A write that fails (disk full, folder read-only) leaves no partial file behind
+    and raises UserError naming the file and the reason.
+    """
     data = {"format": FORMAT, "version": VERSION, **payload}
-    with open(tmp, "wb") as f:
-        torch.save(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # Serialised in memory first: torch reports a failed file write as a RuntimeError
+    # ("unexpected pos ..."), indistinguishable from a bug; a plain write says why.
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write the checkpoint {path}: {exc.strerror or exc}") from exc
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -57,7 +72,9 @@ def load_weights_only(path: Path, what: str = "weights file") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        # "Unsupported global: GLOBAL builtins.print ...", or for a blocked module
+        # "Trying to load unsupported GLOBAL posix.system whose module posix is blocked".
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(exc))
         if found is None and "Unsupported operand" in str(exc):
             raise UserError(f"{path} is not a readable {what} (not a PyTorch file)") from exc
         detail = f" (it asks for {found.group(1)})" if found else ""
