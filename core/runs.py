@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Table, delete, insert, select, update
 
 from core.db.models import Prediction, Run, RunEpoch, RunTaskMetric, Task, utcnow
-from core.errors import NotFoundError
+from core.errors import NotFoundError, UserError
 from core.project import Project
 
 # A trainer refreshes its heartbeat at least this often while it lives.
@@ -282,6 +282,27 @@ def get_run(project: Project, run_id: int) -> RunInfo:
         if run is None:
             raise NotFoundError(f"no run {run_id} in this project")
         return _info(run)
+
+
+def require_finished(info: RunInfo, use: str) -> None:
+    """Refuse to ``use`` the checkpoint of a run that did not finish.
+
+    A run killed, crashed, failed or still running may have left a ``best.pt``
+    behind (the best epoch so far); it is never taken for a finished run's
+    checkpoint. A cancelled run's is used: the user stopped the run, and its
+    checkpoint, when it has one, is that of the best epoch that ended, written
+    whole and then renamed.
+    """
+    if info.status in ("done", "cancelled"):
+        return
+    if info.status in ("running", "queued"):
+        state = "is still running"
+    else:
+        state = f"did not finish ({info.status}" + (f": {info.error}" if info.error else "") + ")"
+    raise UserError(
+        f"run {info.id} {state}; only a finished run's checkpoint is used to {use}: "
+        "choose a finished run or train a new one"
+    )
 
 
 def latest_finished_run(project: Project) -> RunInfo | None:

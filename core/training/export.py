@@ -202,9 +202,9 @@ def load_for_export(project: Project, run_id: int) -> _Loaded:
     info = runs.get_run(project, run_id)
     if info.checkpoint is None:
         raise UserError(
-            f"run {run_id} has no checkpoint ({info.status}): a run can be exported once it "
-            "has finished at least one epoch"
+            f"run {run_id} has no checkpoint ({info.status}): only a finished run can be exported"
         )
+    runs.require_finished(info, "export a model")
     ckpt = load_checkpoint(project.root / info.checkpoint)
     for key in ("model", "config", "task_ids"):
         if key not in ckpt:

@@ -134,6 +134,7 @@ def predict_run(
     info = runs.get_run(project, run_id)
     if info.checkpoint is None:
         raise RunFailed(f"run {run_id} has no checkpoint ({info.status}): nothing to predict with")
+    runs.require_finished(info, "predict")
     ckpt = load_checkpoint(project.root / info.checkpoint)
     config = TrainConfig.from_dict(ckpt["config"])
     task_ids: list[int] = ckpt["task_ids"]

@@ -72,6 +72,7 @@ def warm_start(
     info = runs.get_run(project, source_run)
     if info.checkpoint is None:
         raise UserError(f"run {source_run} has no checkpoint to start from ({info.status})")
+    runs.require_finished(info, "start from (--init-from)")
     ckpt = load_checkpoint(project.root / info.checkpoint)
     old_cfg = TrainConfig.from_dict(ckpt["config"])
     old_spec, old_mode = _source_spec(ckpt, old_cfg)

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from core import runs
+from core.errors import UserError
 from core.labels import counts_per_task, set_cells
 from core.project import Project
 from core.tasks import add_task, list_tasks
 from core.training.loop import train
+from core.training.predict import predict_run
 from core.training.snapshot import is_validation, take_snapshot
 from tests.core.training.conftest import tiny_config
 
@@ -116,6 +118,32 @@ def test_cancel_stops_the_run_and_marks_it_cancelled(demo_project: Project) -> N
     assert info.status == "cancelled"
     assert events[-1]["event"] == "cancelled"
     assert not info.predictions_complete
+
+
+def test_a_cancelled_runs_best_epoch_can_predict_but_a_killed_runs_cannot(
+    demo_project: Project,
+) -> None:
+    """Cancel is the user's choice: the best epoch that ended is kept and usable (predict,
+    export, --init-from). A run that died keeps its file but is never used."""
+    calls = {"n": 0}
+
+    def cancel_in_the_second_epoch() -> bool:
+        calls["n"] += 1
+        return bool(runs.run_epochs(demo_project, run_id_of(demo_project))) and calls["n"] > 1
+
+    run_id = train(demo_project, tiny_config(epochs=3), lambda _e: None, cancel_in_the_second_epoch)
+    info = runs.get_run(demo_project, run_id)
+    assert info.status == "cancelled" and info.checkpoint is not None
+    predict_run(demo_project, run_id, lambda _e: None, lambda: False)
+    assert runs.get_run(demo_project, run_id).predictions_complete
+
+    runs.finish_run(demo_project, run_id, "failed", "the trainer died")
+    with pytest.raises(UserError, match=f"run {run_id} did not finish"):
+        predict_run(demo_project, run_id, lambda _e: None, lambda: False)
+
+
+def run_id_of(project: Project) -> int:
+    return max(r.id for r in runs.list_runs(project))
 
 
 def test_separate_networks_and_partial_loss_train(demo_project: Project) -> None:
