@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
-from core.training.heads import FeatureHead, MaskPools, PooledDropout, build_head
+from core.training.heads import FeatureHead, MaskPools, PooledDropout, SeparateHeads
 
 
 def test_pooled_dropout_drops_p_of_the_elements_and_keeps_the_mean() -> None:
@@ -29,11 +31,11 @@ def test_pooled_dropout_is_the_identity_in_eval_mode_and_follows_the_seed() -> N
 
 def test_separate_heads_share_one_pool_but_pick_their_own_masks() -> None:
     torch.manual_seed(0)
-    heads = build_head("separate", 128, 5, 16).train()
+    heads = SeparateHeads(128, 5, 16).train()
     heads(torch.rand(8, 128))
     (pools,) = _pools(heads)  # one for all five heads: masks of 128 inputs and 16 hidden
     assert sum(t.numel() for t in pools._pools.values()) == pools.size * (128 + 16)
-    first, second = heads.nets[0], heads.nets[1]
+    first, second = (cast(FeatureHead, net) for net in list(heads.nets)[:2])
     x = torch.ones(64, 128)
     assert not torch.equal(first.drop_in(x), second.drop_in(x)), "each head picks its own"
 
