@@ -34,7 +34,7 @@ from core.training.errors import TrainingCancelled
 from core.training.feature_cache import FeatureCache, Key
 from core.training.image_cache import CacheItem, ImageCache
 from core.training.model import to_model_input
-from core.training.snapshot import LabelSnapshot
+from core.training.snapshot import LabelSnapshot, left_out_warnings
 
 Emit = Callable[[dict[str, Any]], None]
 Cancel = Callable[[], bool]
@@ -286,8 +286,8 @@ def _compute_missing(
             raise TrainingCancelled
         rows = missing[start : start + CHUNK_IMAGES]
         pixels, decoded, report = images.load([snap.items[r] for r in rows], cancel=cancel)
-        for image_id, reason in report.failed:
-            emit({"event": "warning", "message": f"image {image_id} left out: {reason}"})
+        for warning in left_out_warnings(snap, report.failed):
+            emit(warning)
         batch = torch.from_numpy(pixels)
         by_views: dict[tuple[int, ...], list[int]] = {}
         for i, r in enumerate(rows):

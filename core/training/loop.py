@@ -46,7 +46,7 @@ from core.training.records import (
     runs_row_dict,
     validation_scores,
 )
-from core.training.snapshot import LabelSnapshot
+from core.training.snapshot import LabelSnapshot, left_out_warnings
 from core.training.warm_start import warm_start
 
 Emit = Callable[[dict[str, Any]], None]
@@ -134,8 +134,8 @@ def prepare(
         emit({"event": "caching", "done": done, "total": total})
 
     array, ok, report = cache.load(snapshot.items, progress=progress, cancel=cancel)
-    for image_id, reason in report.failed:
-        emit({"event": "warning", "message": f"image {image_id} left out: {reason}"})
+    for warning in left_out_warnings(snapshot, report.failed):
+        emit(warning)
     images = torch.from_numpy(array)
     if device.device.type != "cpu":
         images = images.to(device.device)

@@ -103,3 +103,18 @@ def take_snapshot(project: Project, val_fraction: float) -> LabelSnapshot:
     snap = LabelSnapshot(task_ids, [n for _, n in tasks], items, targets, is_val)
     snap.counts = snap.split_counts()
     return snap
+
+
+def left_out_warnings(
+    snap: LabelSnapshot, failed: list[tuple[int, str]]
+) -> list[dict[str, object]]:
+    """``warning`` events for images a run cannot read, naming their files."""
+    paths = {item.image_id: item.path for item in snap.items}
+    return [
+        {
+            "event": "warning",
+            "image": image_id,
+            "message": f"{paths.get(image_id, f'image {image_id}')} left out: {reason}",
+        }
+        for image_id, reason in failed
+    ]

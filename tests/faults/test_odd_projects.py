@@ -118,7 +118,7 @@ def test_deleted_and_replaced_images_after_import(own_images_project: Path) -> N
     run = Trainer.start(root, "--epochs", "1")
     assert run.finish() == 0 and run.kinds()[-1] == "done", run.events[-2:]
     warnings = [e["message"] for e in run.events if e["event"] == "warning"]
-    assert warnings == [f"image {deleted} left out: file not found"]
+    assert warnings == [f"{files[deleted]} left out: file not found"]
     after = predictions_by_image(root, run.run_id() or 0)
     assert deleted not in after and len(after) == len(files) - 1
     assert np.array_equal(after[replaced], after[donor]), "the new content was used"
