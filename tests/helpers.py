@@ -5,6 +5,13 @@ from __future__ import annotations
 from core.db.models import Image
 from core.project import Project
 
+TINY_TRAIN = [
+    *("--backbone", "compact", "--image-size", "32", "--width", "8", "--batch-size", "16"),
+    *("--device", "cpu", "--threads", "1"),
+]
+"""``mtlabel train`` flags for a run of a few seconds: the compact network at 32 px on one
+CPU thread (two threads on a loaded two-core machine can stall every step for seconds)."""
+
 
 def add_fake_images(project: Project, count: int, root: str = "/data") -> list[int]:
     """Image rows without files behind them, for label-store tests."""

@@ -36,9 +36,8 @@ from core import runs as core_runs
 from core.project import Project
 from core.runs import EpochInfo, RunInfo, TaskMetricRow
 from core.tasks import list_tasks
+from tests.helpers import TINY_TRAIN
 
-TINY = ["--image-size", "32", "--width", "8", "--batch-size", "16", "--device", "cpu"]
-TINY += ["--backbone", "compact"]
 TINY_SETTINGS: dict[str, Any] = {
     "epochs": 1,
     "image_size": 32,
@@ -80,9 +79,9 @@ def trained(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Tr
     from). Tests only read it."""
     root = tmp_path_factory.mktemp("runs") / "demo"
     shutil.copytree(demo_template, root, ignore=shutil.ignore_patterns("demo", "cache"))
-    shared = cli_train(root, "--epochs", "2", *TINY)
-    separate = cli_train(root, "--epochs", "2", "--arch", "separate", *TINY)
-    failed = cli_train(root, "--epochs", "1", "--init-from", "999", *TINY)
+    shared = cli_train(root, "--epochs", "2", *TINY_TRAIN)
+    separate = cli_train(root, "--epochs", "2", "--arch", "separate", *TINY_TRAIN)
+    failed = cli_train(root, "--epochs", "1", "--init-from", "999", *TINY_TRAIN)
     return TrainedRuns(root, shared, separate, failed)
 
 

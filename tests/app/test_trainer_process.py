@@ -28,21 +28,7 @@ from app.training.trainer_process import (
 )
 from core.project import Project
 from core.runs import get_run
-
-TINY = [
-    "--image-size",
-    "32",
-    "--width",
-    "8",
-    "--batch-size",
-    "16",
-    "--device",
-    "cpu",
-    "--backbone",
-    "compact",
-    "--threads",
-    "1",
-]
+from tests.helpers import TINY_TRAIN
 
 
 def fake(script: str) -> list[str]:
@@ -333,7 +319,7 @@ def test_shutdown_stops_a_running_trainer(qtbot: QtBot) -> None:
 def test_real_trainer_refusing_bad_settings(qtbot: QtBot, demo_project: Project) -> None:
     trainer = TrainerProcess()
     with qtbot.waitSignal(trainer.finished, timeout=60_000) as blocker:
-        trainer.start(demo_project.root, ["--epochs", "0", *TINY])
+        trainer.start(demo_project.root, ["--epochs", "0", *TINY_TRAIN])
     outcome = blocker.args[0]
     assert (outcome.status, outcome.exit_code, outcome.run_id) == ("failed", 1, None)
     assert outcome.error == "--epochs must be at least 1"
@@ -342,7 +328,7 @@ def test_real_trainer_refusing_bad_settings(qtbot: QtBot, demo_project: Project)
 def test_real_trainer_killed_mid_run_is_reported(qtbot: QtBot, demo_project: Project) -> None:
     trainer = TrainerProcess()
     with qtbot.waitSignal(trainer.progress, timeout=120_000):
-        trainer.start(demo_project.root, ["--epochs", "200", *TINY])
+        trainer.start(demo_project.root, ["--epochs", "200", *TINY_TRAIN])
     pid = trainer.pid()
     assert pid is not None
     with qtbot.waitSignal(trainer.finished, timeout=20_000) as blocker:

@@ -25,25 +25,9 @@ from sqlalchemy import select
 from core.cli.main import main
 from core.db.models import Label
 from core.project import DB_FILE, Project
+from tests.helpers import TINY_TRAIN as TINY_SETTINGS
 
-# The compact network on 32-pixel images, one CPU thread (two threads on a loaded
-# two-core machine stall every step for seconds).
-TINY_TRAIN = [
-    "--backbone",
-    "compact",
-    "--image-size",
-    "32",
-    "--width",
-    "8",
-    "--batch-size",
-    "16",
-    "--device",
-    "cpu",
-    "--threads",
-    "1",
-    "--val-fraction",
-    "0.3",
-]
+TINY_TRAIN = [*TINY_SETTINGS, "--val-fraction", "0.3"]
 
 # Every subprocess reads the same annotator and never a user's settings.
 CHILD_ENV = {**os.environ, "MTLABEL_ANNOTATOR": "tester", "QT_QPA_PLATFORM": "offscreen"}
