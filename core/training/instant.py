@@ -129,6 +129,7 @@ def train_instant(
         project, snap, config, device, heartbeat.emitting(emit), cancel, candidates
     )
     record_snapshot(project, run_id, device.description, snap, features.ok)
+    torch.manual_seed(config.seed)  # again: building the backbone, if it was, drew numbers
     keep = features.ok[candidates]
     train_rows = candidates[keep]
     if len(train_rows) == 0:

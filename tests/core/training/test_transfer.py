@@ -70,6 +70,9 @@ def test_instant_run_trains_on_cached_features_and_predicts_every_cell(
     again, events = run(demo_project, **INSTANT)
     assert again.status == "done", again.error
     assert " 0 computed" in computed(events)[0], "the second run computes no feature"
+    # The same labels and seed give the same model, whether the features were computed
+    # (building the backbone draws random numbers) or read from the cache.
+    assert np.array_equal(runs.read_predictions(demo_project, again.id)[2], probs)
 
 
 def test_prediction_of_an_instant_run_covers_new_images(
