@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from core.db.models import Image
+from typing import Any
+
+from sqlalchemy import select
+
+from core.db.models import Image, Label
 from core.project import Project
 
 TINY_TRAIN = [
@@ -33,3 +37,19 @@ def add_fake_images(project: Project, count: int, root: str = "/data") -> list[i
         session.add_all(rows)
         session.flush()
         return [r.id for r in rows]
+
+
+def label_rows(project: Project) -> list[tuple[Any, ...]]:
+    """The whole label table: (image, task, value, annotator, source, time) per known cell."""
+    with project.reading() as session:
+        rows = session.execute(
+            select(
+                Label.image_id,
+                Label.task_id,
+                Label.value,
+                Label.annotator,
+                Label.source,
+                Label.updated_at,
+            ).order_by(Label.image_id, Label.task_id)
+        )
+        return [tuple(r) for r in rows]

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.cli.main import main
-from core.db.models import Label
 from core.project import DB_FILE, Project
 from tests.helpers import TINY_TRAIN as TINY_SETTINGS
+from tests.helpers import label_rows as label_rows  # re-exported for the fault tests
 
 TINY_TRAIN = [*TINY_SETTINGS, "--val-fraction", "0.3"]
 
@@ -171,22 +169,6 @@ class Trainer:
 
 
 # -- what must survive ---------------------------------------------------------------
-
-
-def label_rows(project: Project) -> list[tuple[Any, ...]]:
-    """The whole label table: (image, task, value, annotator, source, time) per known cell."""
-    with project.reading() as session:
-        rows = session.execute(
-            select(
-                Label.image_id,
-                Label.task_id,
-                Label.value,
-                Label.annotator,
-                Label.source,
-                Label.updated_at,
-            ).order_by(Label.image_id, Label.task_id)
-        )
-        return [tuple(r) for r in rows]
 
 
 def label_rows_at(root: Path) -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from core.db.models import Image, Label, LabelEvent, Task
 from core.labels import set_cells
 from core.project import Project
 from core.tasks import PALETTE, add_tasks, archive_task
+from tests.helpers import label_rows
 
 # (absolute path, root) of the standard images.
 STANDARD_IMAGES: tuple[tuple[str, str], ...] = (
@@ -75,20 +76,8 @@ def cells(project: Project) -> dict[tuple[str, str], int]:
 
 def db_state(project: Project) -> tuple[Any, ...]:
     """Everything an import may change: label rows, history size, tasks."""
+    labels = label_rows(project)
     with project.transaction() as session:
-        labels = sorted(
-            tuple(r)
-            for r in session.execute(
-                select(
-                    Label.image_id,
-                    Label.task_id,
-                    Label.value,
-                    Label.annotator,
-                    Label.source,
-                    Label.updated_at,
-                )
-            )
-        )
         events = session.scalar(select(func.count()).select_from(LabelEvent))
         tasks = sorted(
             tuple(r)
