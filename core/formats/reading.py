@@ -121,7 +121,9 @@ def sniff_delimiter(text: str, expected: Iterable[str] = ()) -> str:
     choice = ","
     for rank, delimiter in enumerate(DELIMITERS):
         try:
-            fields = [f.strip().lower() for f in next(csv.reader([header], delimiter=delimiter))]
+            # Spaces only: stripping tabs would let a tab-separated "image<TAB>;" header
+            # read as the semicolon-separated field "image".
+            fields = [f.strip(" ").lower() for f in next(csv.reader([header], delimiter=delimiter))]
         except (csv.Error, StopIteration):
             continue
         found = len(wanted.intersection(fields))

@@ -48,6 +48,7 @@ def test_sniffing_prefers_the_delimiter_that_finds_the_key_column() -> None:
     assert sniff_delimiter("image,a;b;c\n", ["image"]) == ","
     assert sniff_delimiter('image;"x,y"\n', ["image"]) == ";"
     assert sniff_delimiter("image\tx,y;z\n", ["image"]) == "\t"
+    assert sniff_delimiter("image\t;\n", ["image"]) == "\t", "a task named ; in a tab file"
     assert sniff_delimiter("a;b;c\n") == ";"
     assert sniff_delimiter("image\n") == ","
     # The comma split starts with "image"; the semicolon split finds more "image" fields.
