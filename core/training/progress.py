@@ -84,21 +84,18 @@ class EpochProgress:
                 "epochs": self.epochs,
                 "step": batch + 1,
                 "steps": self.steps,
-                "loss": self._mean(step),
+                "loss": self.train_loss(step),
                 "elapsed": now - self.started,
             }
         )
         self.last_report = now
         self.heartbeat.beat(now)
 
-    def train_loss(self, step: int) -> float:
-        """The epoch's mean training loss; RunFailed when it is not finite."""
-        return self._mean(step)
-
     def seconds(self) -> float:
         return time.monotonic() - self.started
 
-    def _mean(self, step: int) -> float:
+    def train_loss(self, step: int) -> float:
+        """The epoch's mean training loss so far; RunFailed when it is not finite."""
         loss = float(self.loss_sum) / max(1, self.seen)
         if not math.isfinite(loss):
             raise RunFailed(
