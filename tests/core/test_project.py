@@ -14,6 +14,7 @@ from core.db.schema import alembic_config_for_scripts, current_revision, head_re
 from core.errors import ProjectError, SchemaTooNewError
 from core.project import DB_FILE, PROJECT_FILE, Project
 from core.tasks import list_tasks
+from tests.helpers import old_project
 
 
 def test_create_makes_folder_layout_and_tasks(tmp_path: Path) -> None:
@@ -107,43 +108,16 @@ def test_unversioned_empty_database_is_migrated_on_open(tmp_path: Path) -> None:
 
 def test_project_from_first_schema_is_migrated_with_labels_intact(tmp_path: Path) -> None:
     """A project written by the first release opens in this one; a backup is kept."""
-    from alembic import command
-
     from core.db.engine import make_engine
-    from core.db.schema import alembic_config
 
     folder = tmp_path / "old"
-    folder.mkdir()
-    (folder / PROJECT_FILE).write_text(json.dumps({"mtlabel_project": 1}))
-    engine = make_engine(f"sqlite:///{folder / DB_FILE}")
-    command.upgrade(alembic_config(engine), "0001")
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO task (id, name, position, archived, created_at) "
-                "VALUES (1, 'car', 0, 0, '2025-01-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO image (id, path, root, rel_path, name, content_hash, file_size, "
-                "file_mtime_ns, width, height, status, imported_at) VALUES (1, '/d/x.jpg', '/d', "
-                "'x.jpg', 'x.jpg', 'ab', 1, 0, 4, 3, 'ok', '2025-01-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO label VALUES "
-                "(1, 1, 1, 'old annotator', 'human', '2025-01-01 00:00:00')"
-            )
-        )
-    engine.dispose()
+    old_project(folder, "0001")
     assert current_revision(make_engine(f"sqlite:///{folder / DB_FILE}")) == "0001"
     with Project.open(folder) as p:
         assert current_revision(p.engine) == head_revision()
         from core.labels import image_row
 
-        assert image_row(p, 1) == {1: 1}
+        assert image_row(p, 1) == {1: 1, 2: None}  # car present, tree unknown
     assert (folder / f"{DB_FILE}.schema-0001.bak").exists()
 
 

@@ -14,11 +14,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from core.db.schema import alembic_config_for_scripts, current_revision, head_revision
 from core.project import DB_FILE, PROJECT_FILE, Project
 from tests.faults.helpers import TINY_TRAIN, files_of, run_cli
+from tests.helpers import old_project
 
 
 def older_revisions() -> list[str]:
@@ -32,34 +32,8 @@ def older_revisions() -> list[str]:
 def test_sqlite_an_older_project_is_migrated_by_any_command_and_keeps_its_labels(
     tmp_path: Path, revision: str
 ) -> None:
-    from alembic import command
-
-    from core.db.engine import make_engine
-    from core.db.schema import alembic_config
-
     folder = tmp_path / "old"
-    folder.mkdir()
-    (folder / PROJECT_FILE).write_text(json.dumps({"mtlabel_project": 1}))
-    engine = make_engine(f"sqlite:///{folder / DB_FILE}")
-    command.upgrade(alembic_config(engine), revision)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO task (id, name, position, archived, created_at) VALUES "
-                "(1, 'car', 0, 0, '2025-01-01 00:00:00'), (2, 'tree', 1, 0, '2025-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO image (id, path, root, rel_path, name, content_hash, file_size, "
-                "file_mtime_ns, width, height, status, imported_at) VALUES (1, '/d/x.jpg', '/d', "
-                "'x.jpg', 'x.jpg', 'ab', 1, 0, 4, 3, 'ok', '2025-01-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text("INSERT INTO label VALUES (1, 1, 1, 'old annotator', 'human', '2025-01-01')")
-        )
-    engine.dispose()
+    old_project(folder, revision)
 
     stats = run_cli("stats", folder, "--json")
     assert stats.code == 0, stats.err
