@@ -94,6 +94,8 @@ class FeatureCache:
             / backbone_key
             / f"{size}px-{resize}-r{image_cache.RECIPE}.{FEATURE_RECIPE}"
         )
+        self.not_saved: str | None = None
+        """Why the last write failed (disk full, no permission), if it did."""
 
     # -- reading ---------------------------------------------------------------------
 
@@ -244,6 +246,7 @@ class FeatureCache:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("feature cache: cannot write %s (%s); carrying on without it", path, exc)
+            self.not_saved = exc.strerror or str(exc)
             _remove(tmp)
             return None
         return path

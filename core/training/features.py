@@ -32,7 +32,7 @@ from core.training.backbones import BackboneSpec
 from core.training.device import DeviceInfo
 from core.training.errors import TrainingCancelled
 from core.training.feature_cache import FeatureCache, Key
-from core.training.image_cache import CacheItem, ImageCache
+from core.training.image_cache import CacheItem, ImageCache, not_saved_warning
 from core.training.model import to_model_input
 from core.training.snapshot import LabelSnapshot, left_out_warnings
 
@@ -281,6 +281,7 @@ def _compute_missing(
     computed = 0
     total = len(missing)
     emit({"event": "features", "done": 0, "total": total, "computed": 0})
+    images_not_saved = features_not_saved = False  # each said once per run
     for start in range(0, total, CHUNK_IMAGES):
         if cancel():
             raise TrainingCancelled
@@ -288,6 +289,9 @@ def _compute_missing(
         pixels, decoded, report = images.load([snap.items[r] for r in rows], cancel=cancel)
         for warning in left_out_warnings(snap, report.failed):
             emit(warning)
+        if report.not_saved and not images_not_saved:
+            images_not_saved = True
+            emit(not_saved_warning("decoded images", images.directory, report.not_saved))
         batch = torch.from_numpy(pixels)
         by_views: dict[tuple[int, ...], list[int]] = {}
         for i, r in enumerate(rows):
@@ -308,7 +312,10 @@ def _compute_missing(
                     new_keys.append((digest, view))
                     new_values.append(feats[m, j])
         if new_keys:
-            store.cache.add(new_keys, np.stack(new_values))
+            if not store.cache.add(new_keys, np.stack(new_values)) and not features_not_saved:
+                features_not_saved = True
+                reason = store.cache.not_saved or "unknown reason"
+                emit(not_saved_warning("image features", store.cache.directory, reason))
             computed += len(new_keys)
         emit(
             {

@@ -158,6 +158,20 @@ class CacheReport:
     """Image ids whose file changed since import (size/mtime and hash differ), served
     under the new hash. A changed file that is now unreadable is in ``failed`` only."""
     seconds: float
+    not_saved: str | None = None
+    """Why the decoded images could not be written to the cache (disk full, no
+    permission): they are used this time and decoded again next time."""
+
+
+def not_saved_warning(what: str, directory: Path, reason: str) -> dict[str, object]:
+    """The ``warning`` event for a cache that could not be written (``what``: "decoded
+    images" or "image features"); the run goes on with what it has in memory."""
+    return {
+        "event": "warning",
+        "message": f"could not save the {what} in {directory} ({reason}); this run goes on, "
+        "the next one will have to redo them: free some disk space or check the folder's "
+        "permissions",
+    }
 
 
 # -- shards --------------------------------------------------------------------------
@@ -254,7 +268,8 @@ class _ShardWriter:
         self.max_entries = max(16, _SHARD_BYTES // self.entry_bytes)
         self.pending: list[tuple[bytes, memoryview, int]] = []
         self.last_flush = time.monotonic()
-        self.broken = False
+        self.broken: str | None = None
+        """Why a shard could not be written; nothing more is attempted after that."""
         self.written: list[Path] = []
 
     def add(self, digest: bytes, pixels: memoryview) -> None:
@@ -295,7 +310,7 @@ class _ShardWriter:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("image cache: cannot write %s (%s); carrying on without it", path, exc)
-            self.broken = True
+            self.broken = exc.strerror or str(exc)
             _remove(tmp)
             return []
         self.written.append(path)
@@ -452,6 +467,7 @@ class ImageCache:
             pool.shutdown(wait=True, cancel_futures=True)
             for digest, location in writer.flush():
                 index[digest] = location
+        report.not_saved = writer.broken
         if completed:
             self._compact()
         order = {item.image_id: row for row, item in enumerate(items)}

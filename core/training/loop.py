@@ -31,7 +31,7 @@ from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
 from core.training.errors import RunFailed, TrainingCancelled
-from core.training.image_cache import CacheCancelled, ImageCache
+from core.training.image_cache import CacheCancelled, ImageCache, not_saved_warning
 from core.training.instant import train_instant
 from core.training.loss import multitask_loss, positive_weights
 from core.training.metrics import TaskMetrics
@@ -136,6 +136,8 @@ def prepare(
     array, ok, report = cache.load(snapshot.items, progress=progress, cancel=cancel)
     for warning in left_out_warnings(snapshot, report.failed):
         emit(warning)
+    if report.not_saved:
+        emit(not_saved_warning("decoded images", cache.directory, report.not_saved))
     images = torch.from_numpy(array)
     if device.device.type != "cpu":
         images = images.to(device.device)

@@ -168,7 +168,7 @@ def _image_scorer(
 ) -> tuple[Score, np.ndarray]:
     import dataclasses
 
-    from core.training.image_cache import ImageCache
+    from core.training.image_cache import ImageCache, not_saved_warning
     from core.training.model import use_channels_last
     from core.training.network import build_image_model
 
@@ -182,7 +182,9 @@ def _image_scorer(
     def progress(done: int, total: int) -> None:
         emit({"event": "caching", "done": done, "total": total})
 
-    array, ok, _ = cache.load(snap.items, progress=progress, cancel=cancel)
+    array, ok, report = cache.load(snap.items, progress=progress, cancel=cancel)
+    if report.not_saved:
+        emit(not_saved_warning("decoded images", cache.directory, report.not_saved))
     images = torch.from_numpy(array)
     if device.device.type != "cpu":
         images = images.to(device.device)

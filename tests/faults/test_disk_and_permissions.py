@@ -34,7 +34,6 @@ from tests.faults.helpers import (
     files_of,
     label_rows,
     label_rows_at,
-    mtlabel,
     run_process,
     sqlite_integrity,
 )
@@ -53,19 +52,22 @@ def file_size_limit(limit: int) -> Callable[[], None]:
 
 
 def with_full_disk(limit: int, *args: object) -> CliResult:
-    done = subprocess.run(
-        mtlabel(*args),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=CHILD_ENV,
-        preexec_fn=file_size_limit(limit),
-    )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+    return run_process(*args, preexec_fn=file_size_limit(limit))
 
 
 def says_disk_full(message: str) -> bool:
     return any(reason in message for reason in DISK_FULL)
+
+
+def cache_warnings(events: list[dict[str, object]]) -> list[str]:
+    """What the run's ``warning`` events say it could not save, for a full disk."""
+    said = []
+    for event in events:
+        message = str(event.get("message", ""))
+        if event["event"] == "warning" and message.startswith("could not save the "):
+            assert says_disk_full(message) and "this run goes on" in message, message
+            said.append(message.removeprefix("could not save the ").split(" in ")[0])
+    return said
 
 
 def write_images(folder: Path, count: int) -> None:
@@ -178,7 +180,9 @@ def test_sqlite_training_on_a_full_disk_fails_with_the_reason_and_no_partial_fil
     reason = events[-1]["error"]
     assert reason.startswith("cannot write the checkpoint") and "best.pt" in reason, reason
     assert says_disk_full(reason) and "error.log" not in reason
-    assert "image cache: cannot write" in full.err and "carrying on" in full.err
+    # The image cache could not be written either: the run said so (the window shows
+    # warnings), once, and went on decoding into memory until the checkpoint failed.
+    assert cache_warnings(events) == ["decoded images"], events
     run_id = events[0]["run"]
     assert not [p.name for p in (root / "runs").rglob("*") if p.is_file()], "partial files"
     sqlite_integrity(root)
@@ -186,6 +190,31 @@ def test_sqlite_training_on_a_full_disk_fails_with_the_reason_and_no_partial_fil
         info = runs.get_run(project, run_id)
         assert (info.status, info.error, info.checkpoint) == ("failed", reason, None)
         assert label_rows(project) == labels
+
+
+def test_sqlite_instant_training_on_a_full_disk_says_the_caches_were_not_saved(
+    fault_project: Path,
+) -> None:
+    """No file may pass 64 KB: neither cache is written, the run trains from memory and
+    says so; the checkpoint cannot be written either, and the run fails with that reason."""
+    root = fault_project
+    labels = label_rows_at(root)
+    settings = ["--backbone", "efficientnet-lite0", "--mode", "instant", "--image-size", "64"]
+    flags = [*settings, "--epochs", "1", "--device", "cpu", "--threads", "1", "--json"]
+    full = with_full_disk(64 * 1024, "train", root, *flags)
+    assert full.code == 5, full.err
+    events = [json.loads(line) for line in full.out.splitlines()]
+    assert events[-1]["event"] == "failed" and says_disk_full(events[-1]["error"]), events[-1]
+    assert events[-1]["error"].startswith("cannot write the checkpoint"), events[-1]
+    assert cache_warnings(events) == ["decoded images", "image features"], events
+    assert not list((root / "cache").rglob("*.tmp")), "temporary cache files left behind"
+    sqlite_integrity(root)
+    with Project.open(root) as project:
+        assert label_rows(project) == labels
+    again = run_process("train", root, *flags)
+    assert again.code == 0, again.err
+    again_events = [json.loads(line) for line in again.out.splitlines()]
+    assert again_events[-1]["event"] == "done" and not cache_warnings(again_events)
 
 
 # -- a read-only project folder ----------------------------------------------------------
