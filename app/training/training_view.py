@@ -31,7 +31,10 @@ class TrainingView(QSplitter):
             area.setWidgetResizable(True)
             area.setFrameShape(QFrame.Shape.NoFrame)
             self.addWidget(area)
-        self.setSizes([620, 780])
+        # In proportion to what each panel needs whole (Qt scales these to the real
+        # width): on a 1440-pixel window both charts and the metrics table show
+        # without scrolling, and the runs list still has its columns.
+        self.setSizes([self.train.minimumSizeHint().width(), self.runs.minimumSizeHint().width()])
         self.setChildrenCollapsible(False)
         self.runs.set_settings_provider(self.train.settings)
         self.train.run_finished.connect(self._run_finished)

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QScrollArea
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -242,3 +243,24 @@ def test_train_from_the_window_then_see_predictions_beside_the_labels(
     assert w.view.annotate.panel.run_id() == run_id
     assert w.training.runs.selected_run_ids() == [run_id]
     w.close()
+
+
+def test_on_a_1440_pixel_window_the_train_tab_shows_its_charts_and_table_whole(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    """Before, the Train panel got 620 of 1440 pixels: the AP chart and the metrics
+    table's last columns were cut off behind a horizontal scroll bar."""
+    window.resize(1440, 900)
+    assert window.training is not None and window.tabs is not None
+    window.act_train_tab.trigger()
+    view = window.training
+    areas = [panel.parentWidget().parentWidget() for panel in (view.train, view.runs)]
+    assert all(isinstance(area, QScrollArea) for area in areas)  # (panel → viewport → area)
+    qtbot.waitUntil(lambda: view.width() > 1200)
+    qtbot.waitUntil(lambda: not any(a.horizontalScrollBar().isVisible() for a in areas))
+    for panel in (view.train, view.runs):
+        assert panel.width() >= panel.minimumSizeHint().width(), type(panel).__name__
+    train_area = areas[0]
+    for widget in (view.train.ap_chart, view.train.metrics_table):
+        right = widget.mapTo(train_area.viewport(), QPoint(widget.width(), 0)).x()
+        assert right <= train_area.viewport().width(), type(widget).__name__
