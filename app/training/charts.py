@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCharts import QChart, QChartView, QLegend, QLineSeries, QValueAxis
 from PySide6.QtCore import QEvent, QMargins, QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QToolTip, QWidget
+from PySide6.QtWidgets import QGraphicsView, QToolTip, QWidget
 
 from core.runs import EpochInfo, TaskMetricRow
 
@@ -78,6 +78,9 @@ class _TrainingChart(QChartView):
         chart.legend().setMarkerShape(QLegend.MarkerShape.MarkerShapeFromSeries)
         super().__init__(chart, parent)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        # Repaint the whole chart on every change: with partial updates, a point marker
+        # moved by a rescaled axis left a sliver of itself behind (live training).
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setMinimumSize(240, 180)
         self.x_axis = _epoch_axis()
         self.y_axis = QValueAxis()

@@ -287,6 +287,26 @@ def test_charts_show_a_finished_run() -> None:
     assert ap.task_names() == [] and ap.point_count() == 0
 
 
+def test_a_chart_filled_live_shows_what_a_full_repaint_shows(qtbot: QtBot) -> None:
+    """Epochs arriving one by one rescale the axis and move every marker; the window
+    must then look as if drawn afresh. Before, slivers of moved markers stayed behind
+    (114 stray pixels here), as in the README's training screenshots."""
+    chart = LossChart()
+    qtbot.addWidget(chart)
+    chart.resize(440, 380)
+    chart.show()
+    qtbot.waitExposed(chart)
+    losses = [(1.44, 1.41), (1.27, 1.14), (1.19, 1.14), (1.11, 1.17), (1.03, 1.01), (0.99, 1.01)]
+    for epoch, (train, val) in enumerate(losses, start=1):
+        chart.add_epoch({"epoch": epoch, "epochs": 6, "train_loss": train, "val_loss": val})
+        qtbot.wait(60)  # each epoch painted before the next one comes
+    screen = chart.screen()
+    live = screen.grabWindow(chart.winId()).toImage()
+    chart.viewport().update()
+    qtbot.wait(60)
+    assert screen.grabWindow(chart.winId()).toImage() == live
+
+
 def test_the_form_offers_what_the_trainer_accepts(qtbot: QtBot, demo_project: Project) -> None:
     from core.training.backbones import AUTO, NAMES
     from core.training.config import MODES
