@@ -100,8 +100,9 @@ class ExportSummary:
 class ProbabilityModel(nn.Module):
     """uint8 or float (N, S, S, 3) RGB images, values 0–255 → probabilities (N, T).
 
-    The normalisation is the program's own (``model.to_model_input``): the pixel
-    values as float32, minus mean × 255, divided by std × 255, per channel.
+    The normalisation is the program's own (``model.to_model_input``, which computes
+    the same as x / (255 std) − mean / std in place): the pixel values as float32,
+    minus mean × 255, divided by std × 255, per channel.
     """
 
     mean255: Tensor
