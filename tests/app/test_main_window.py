@@ -254,8 +254,12 @@ def test_on_a_1440_pixel_window_the_train_tab_shows_its_charts_and_table_whole(
     assert window.training is not None and window.tabs is not None
     window.act_train_tab.trigger()
     view = window.training
-    areas = [panel.parentWidget().parentWidget() for panel in (view.train, view.runs)]
-    assert all(isinstance(area, QScrollArea) for area in areas)  # (panel → viewport → area)
+    areas: list[QScrollArea] = []
+    for panel in (view.train, view.runs):
+        viewport = panel.parentWidget()  # each panel sits in a scroll area's viewport
+        area = viewport.parentWidget() if viewport is not None else None
+        assert isinstance(area, QScrollArea)
+        areas.append(area)
     qtbot.waitUntil(lambda: view.width() > 1200)
     qtbot.waitUntil(lambda: not any(a.horizontalScrollBar().isVisible() for a in areas))
     for panel in (view.train, view.runs):
