@@ -278,10 +278,11 @@ class CompareSeparateBar(QFrame):
         font.setPointSizeF(font.pointSizeF() * 0.9)
         self.warning.setFont(font)
         self.warning.setStyleSheet("color: palette(placeholder-text);")
+        self.title.setWordWrap(True)
+        # The title and buttons on one line, what is happening below it at full width:
+        # beside the title, the status was squeezed into a tall narrow column.
         row = QHBoxLayout()
-        row.addWidget(self.title)
-        row.addSpacing(12)
-        row.addWidget(self.status, 1)
+        row.addWidget(self.title, 1)
         row.addWidget(self.bar)
         row.addWidget(self.cancel_button)
         row.addWidget(self.dismiss_button)
@@ -289,6 +290,7 @@ class CompareSeparateBar(QFrame):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(2)
         layout.addLayout(row)
+        layout.addWidget(self.status)
         layout.addWidget(self.warning)
         self.dismiss_button.hide()
 
