@@ -31,7 +31,9 @@ order, colour and archived flag, after the existing tasks; tasks the
 project already has keep their own order, colour and archived flag.
 
 Problems name the line of the offending entry and its place in the file
-(``labels[17]``); a syntax error names line and column.
+(``labels[17]``); a syntax error names line and column. An object that holds a
+key twice (``"value": 1, "value": 0``) is refused, naming the line of the second:
+Python's json would keep the last one without a word.
 """
 
 from __future__ import annotations
@@ -163,6 +165,69 @@ class Locator:
         self._elements = elements
         self._members = members
         self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str, position: int = -1) -> None:
+        super().__init__(key)
+        self.key = key
+        self.position = position
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: Python's json keeps the last of two equal keys, silently."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _duplicate_line(text: str) -> int:
+    """The line of the first value whose key its object already holds (0 if none).
+
+    A second, slower parse, as ``Locator``'s: each object's value positions are
+    recorded as its members are scanned, so the hook knows where the second one is.
+    """
+    frames: list[list[int]] = []
+    json_object: Any = getattr(json.decoder, "JSONObject")  # noqa: B009
+    make_scanner: Any = getattr(json.scanner, "py_make_scanner")  # noqa: B009
+
+    def recording(scan_once: Any) -> Any:
+        def scan(s: str, idx: int) -> Any:
+            frames[-1].append(idx)
+            return scan_once(s, idx)
+
+        return scan
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for i, (key, _) in enumerate(pairs):
+            if key in seen:
+                raise _DuplicateKey(key, frames[-1][i])
+            seen.add(key)
+        return dict(pairs)
+
+    def parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, *rest: Any) -> Any:
+        frames.append([])
+        try:
+            return json_object(s_and_end, strict, recording(scan_once), *rest)
+        finally:
+            frames.pop()
+
+    decoder: Any = json.JSONDecoder(object_pairs_hook=hook)
+    decoder.parse_object = parse_object
+    decoder.scan_once = make_scanner(decoder)
+    try:
+        decoder.decode(text)
+    except _DuplicateKey as exc:
+        return text.count("\n", 0, exc.position) + 1
+    except (ValueError, RecursionError):
+        pass
+    return 0
 
 
 class _Reader:
@@ -494,7 +559,16 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
     shown = os.fspath(path)
     text = read_text(path)
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as exc:
+        line = _duplicate_line(text)
+        raise LabelFileError(
+            shown,
+            [
+                f"{f'line {line}: ' if line else ''}an object holds the key {exc.key!r} "
+                "twice; which of the two values is meant is unclear"
+            ],
+        ) from None
     except json.JSONDecodeError as exc:
         raise LabelFileError(
             shown, [f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"]

@@ -303,6 +303,30 @@ def test_conflicting_labels_name_both_entries(labelled: Project, write: Write) -
     assert db_state(labelled) == before
 
 
+def test_a_key_given_twice_in_one_object_is_refused(labelled: Project, write: Write) -> None:
+    before = db_state(labelled)
+    text = dump(doc(labels=[{"image": 0, "task": "car", "value": 1}]))
+    text = text.replace('"value": 1', '"value": 1,\n      "value": 0')
+    assert text.count('"value"') == 2
+    with pytest.raises(LabelFileError) as exc:
+        import_labels(labelled, write("l.json", text), "json")
+    lines = text.splitlines()
+    line = next(n for n, t in enumerate(lines, 1) if t.lstrip().startswith('"value": 0'))
+    assert line > 1
+    assert problems(exc) == [
+        f"line {line}: an object holds the key 'value' twice; which of the two values is "
+        "meant is unclear"
+    ]
+    assert db_state(labelled) == before
+    # The top level too: a second "labels" list would silently replace the first.
+    with pytest.raises(LabelFileError) as exc:
+        import_labels(labelled, write("m.json", '{"labels": [], "labels": []}'), "json")
+    assert problems(exc) == [
+        "line 1: an object holds the key 'labels' twice; which of the two values is meant "
+        "is unclear"
+    ]
+
+
 def test_duplicate_task_entries(proj: Project, write: Write) -> None:
     data = doc(tasks=[{"name": "car"}, {"name": "CAR"}])
     with pytest.raises(LabelFileError) as exc:
