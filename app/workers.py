@@ -32,7 +32,7 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from sqlalchemy.exc import DBAPIError
 
-from core.errors import UserError
+from core.errors import UserError, database_words
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         # The driver's own words ("database or disk is full"), without the SQL
         # statement and the link SQLAlchemy adds for developers.
-        return f"database error: {exc.orig}"
+        return f"database error: {database_words(exc.orig)}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

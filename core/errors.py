@@ -35,3 +35,24 @@ class LabelFileError(UserError):
         if more:
             text += f"\n  ... and {more} more"
         super().__init__(text)
+
+
+_DATABASE_HINTS = (
+    ("disk I/O error", "the disk may be full, failing or disconnected"),
+    ("readonly database", "the project's database file or folder is read-only"),
+    ("unable to open database file", "the project folder may have moved or become unreadable"),
+)
+"""SQLite's words that do not say what to check, and what to check."""
+
+
+def database_words(orig: BaseException | str | None) -> str:
+    """The driver's own words for a database failure, with a hint where they are cryptic.
+
+    SQLite reports a full disk as "disk I/O error" on some file systems; a person
+    reading that should think of the disk's free space, so it is said.
+    """
+    text = str(orig).strip() if orig is not None else "unknown failure"
+    for words, hint in _DATABASE_HINTS:
+        if words in text:
+            return f"{text} ({hint})"
+    return text

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db.engine import make_engine
 from core.db.schema import check_known_revision, ensure_schema
-from core.errors import ProjectError
+from core.errors import ProjectError, database_words
 
 PROJECT_FILE = "mtlabel.json"
 DB_FILE = "mtlabel.db"
@@ -124,7 +124,8 @@ class Project:
             ensure_schema(engine, str(folder), before_upgrade=_sqlite_backup(engine, folder))
         except (OperationalError, DatabaseError) as exc:
             engine.dispose()
-            raise ProjectError(f"cannot open the database of {folder}: {exc.orig}") from exc
+            reason = database_words(exc.orig)
+            raise ProjectError(f"cannot open the database of {folder}: {reason}") from exc
         except BaseException:
             engine.dispose()
             raise

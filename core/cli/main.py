@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import __version__
 from core.cli import cmd_device, cmd_export, cmd_labels, cmd_project, cmd_train
-from core.errors import UserError
+from core.errors import UserError, database_words
 
 EXIT_USER_ERROR = 1
 EXIT_BUG = 3
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mtlabel: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OperationalError as exc:
-        print(f"mtlabel: database error: {exc.orig}", file=sys.stderr)
+        print(f"mtlabel: database error: {database_words(exc.orig)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except (OSError, sqlite3.Error) as exc:
         print(f"mtlabel: error: {exc}", file=sys.stderr)

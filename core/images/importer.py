@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.db.models import Image
-from core.errors import ProjectError, UserError
+from core.errors import ProjectError, UserError, database_words
 from core.images.decode import ImageFacts, UnreadableImage, probe
 from core.project import Project
 
@@ -532,8 +532,8 @@ class _Importer:
                     session.execute(insert(Image), batch.inserts)
         except (OperationalError, IntegrityError) as exc:
             raise ProjectError(
-                f"the database refused the import ({exc.orig}); the images recorded so far "
-                "are kept: run the import again to finish it"
+                f"the database refused the import ({database_words(exc.orig)}); the images "
+                "recorded so far are kept: run the import again to finish it"
             ) from exc
         batch.merge_into(self.summary)
 

@@ -38,7 +38,8 @@ from tests.faults.helpers import (
     sqlite_integrity,
 )
 
-DISK_FULL = ("disk I/O error", "disk is full", "No space left", "File too large")
+DISK_FULL = ("disk may be full", "disk is full", "No space left", "File too large")
+"""SQLite's "disk I/O error" alone is not enough: the user must be told of the disk."""
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
