@@ -124,8 +124,10 @@ def _megapixels(n: int) -> str:
 
 
 def _too_big(width: int, height: int) -> UnreadableImage:
+    """The one wording for an image over MAX_PIXELS (its size known, or not: see below)."""
     return UnreadableImage(
-        f"image is {width}×{height} pixels, over the {_megapixels(MAX_PIXELS)} limit"
+        f"image has {_megapixels(width * height)} ({width}×{height} pixels), over the "
+        f"{_megapixels(MAX_PIXELS)} limit"
     )
 
 
@@ -160,6 +162,7 @@ def _other_format(data: bytes) -> str | None:
 
 
 def _bomb_reason(exc: BaseException) -> UnreadableImage:
+    """Pillow refused the file while opening it: its count of pixels, without the sides."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
     size = f"{_megapixels(int(found.group(1)))}" if found else "too many pixels"
     return UnreadableImage(f"image has {size}, over the {_megapixels(MAX_PIXELS)} limit")

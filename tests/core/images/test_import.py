@@ -72,7 +72,7 @@ def test_import_records_every_usable_file_and_explains_the_rest(
         "truncated.png": "truncated or corrupt PNG data",
         "random.png": "not an image file",
         "bomb.png": "image has 2500 MP, over the 100 MP limit",
-        "big.png": "image is 11000×10000 pixels, over the 100 MP limit",
+        "big.png": "image has 110 MP (11000×10000 pixels), over the 100 MP limit",
         "unsupported.png": "unsupported format PPM (use JPEG, PNG, BMP, GIF, TIFF or WebP)",
     }
     assert summary.duplicates == [] and summary.unchanged == 0 and not summary.cancelled
