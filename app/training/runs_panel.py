@@ -116,6 +116,12 @@ def status_text(run: RunInfo) -> str:
     return run.status
 
 
+SEPARATE_TIP = (
+    "Train a shared network and separate per-task networks on the same labels and "
+    "settings (the selected run's), one after the other, and compare them per task"
+)
+
+
 # -- the list -------------------------------------------------------------------------
 
 
@@ -282,6 +288,7 @@ class RunsPanel(QWidget):
     """Another single run was selected: the window shows its predictions. (Not repeated
     when a refresh keeps the same run selected, nor for multi-selections.)"""
     runs_changed = Signal()
+    comparison_running_changed = Signal(bool)  # the shared-vs-separate job started / ended
     """The list was re-read (a run may have appeared or finished)."""
 
     PAGE_EMPTY, PAGE_RUN, PAGE_COMPARE = 0, 1, 2
@@ -290,6 +297,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self._settings_provider: Callable[[], dict[str, Any]] | None = None
+        self._training_elsewhere = False  # the Train panel's trainer is running
         self._shown_run: int | None = None
         self._announced_run: int | None = None
         self._loading = False
@@ -321,10 +329,7 @@ class RunsPanel(QWidget):
         self.compare_action.setToolTip("Select two runs (Ctrl+click) to compare them per task")
         self.compare_action.triggered.connect(self.compare_selected)
         self.separate_action = QAction("Compare with separate networks…", self)
-        self.separate_action.setToolTip(
-            "Train a shared network and separate per-task networks on the same labels and "
-            "settings (the selected run's), one after the other, and compare them per task"
-        )
+        self.separate_action.setToolTip(SEPARATE_TIP)
         self.separate_action.triggered.connect(lambda: self.compare_with_separate())
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -487,11 +492,17 @@ class RunsPanel(QWidget):
                 settings = None if row is None else dict(self.model.run_at(row).config)
             elif self._settings_provider is not None:
                 settings = self._settings_provider()
-        if settings is None or self.separate_bar.is_running():
+        if settings is None or self.separate_bar.is_running() or self._training_elsewhere:
             return False
         self.separate_bar.start(str(self.session.project.root), settings)
         self._update_actions()
+        self.comparison_running_changed.emit(True)
         return True
+
+    def set_training_elsewhere(self, training: bool) -> None:
+        """The Train panel's trainer is (not) running: no comparison starts meanwhile."""
+        self._training_elsewhere = training
+        self._update_actions()
 
     def cancel_comparison_job(self) -> None:
         self.separate_bar.cancel()
@@ -571,9 +582,14 @@ class RunsPanel(QWidget):
     def _update_actions(self) -> None:
         ids = self.selected_run_ids()
         self.compare_action.setEnabled(len(ids) == 2)
-        busy = self.separate_bar.is_running()
+        busy = self.separate_bar.is_running() or self._training_elsewhere
         self.separate_action.setEnabled(
             not busy and (len(ids) == 1 or (not ids and self._settings_provider is not None))
+        )
+        self.separate_action.setToolTip(
+            "A run is training: compare when it has finished"
+            if self._training_elsewhere
+            else SEPARATE_TIP
         )
 
     def _show_run(self, run_id: int) -> None:
@@ -689,6 +705,7 @@ class RunsPanel(QWidget):
     def _separate_finished(self, shared: object, separate: object, message: str) -> None:
         self.refresh()
         self._update_actions()
+        self.comparison_running_changed.emit(False)
         if isinstance(shared, int) and isinstance(separate, int):
             self._loading = True
             try:

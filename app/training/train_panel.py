@@ -50,6 +50,7 @@ from core.runs import RunInfo
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "train/settings"
+TRAIN_TIP = "Train a network on the labels as they are now"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "epochs": 12,
     "batch_size": 64,
@@ -232,10 +233,11 @@ class TrainPanel(QWidget):
         self._epoch_seconds: list[float] = []
         self._restoring = False
         self.last_outcome: TrainOutcome | None = None
+        self._held: str | None = None  # why Train is disabled while idle (see hold)
 
         self.train_action = QAction("&Train", self)
         self.train_action.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
-        self.train_action.setToolTip("Train a network on the labels as they are now")
+        self.train_action.setToolTip(TRAIN_TIP)
         self.train_action.triggered.connect(self.start_training)
         self.cancel_action = QAction("&Cancel Training", self)
         self.cancel_action.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaStop))
@@ -330,11 +332,15 @@ class TrainPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.cancel_button, 1)
+        self.held_note = QLabel()
+        self.held_note.setWordWrap(True)
+        self.held_note.hide()
 
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.settings_box)
         left.addLayout(buttons)
+        left.addWidget(self.held_note)
         left.addStretch(1)
         left_widget = QWidget()
         left_widget.setLayout(left)
@@ -529,9 +535,19 @@ class TrainPanel(QWidget):
     def is_running(self) -> bool:
         return self.trainer.is_running()
 
+    def hold(self, reason: str | None) -> None:
+        """Keep Train disabled, saying ``reason`` (another job is training); None: release.
+
+        One trainer at a time: two on a 2-core machine each run at half speed or
+        worse, and the user waits longer for both than for one after the other.
+        """
+        self._held = reason
+        self._set_running(self.trainer.is_running())
+
     def start_training(self) -> bool:
-        """Start ``mtlabel train`` with the form's settings; False if one is running."""
-        if self.trainer.is_running():
+        """Start ``mtlabel train`` with the form's settings; False if one is running or
+        Train is held (see ``hold``)."""
+        if self.trainer.is_running() or self._held is not None:
             return False
         settings = self.settings()
         self.save_settings()
@@ -567,8 +583,14 @@ class TrainPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.settings_box.setEnabled(not running)
-        self.train_button.setEnabled(not running)
-        self.train_action.setEnabled(not running)
+        can_train = not running and self._held is None
+        self.train_button.setEnabled(can_train)
+        self.train_action.setEnabled(can_train)
+        tip = self._held or TRAIN_TIP
+        self.train_button.setToolTip(tip)
+        self.train_action.setToolTip(tip)
+        self.held_note.setText(self._held or "")
+        self.held_note.setVisible(self._held is not None and not running)
         self.cancel_button.setEnabled(running)
         self.cancel_action.setEnabled(running)
         self.cancel_button.setText("Cancel")

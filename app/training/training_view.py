@@ -9,6 +9,11 @@ from app.session import ProjectSession
 from app.training.runs_panel import RunsPanel
 from app.training.train_panel import TrainPanel
 
+COMPARISON_HOLD = (
+    "The comparison with separate networks is training; Train is available again when it "
+    "has finished (or is cancelled)."
+)
+
 
 class TrainingView(QSplitter):
     """Train on the left, runs and their metrics on the right.
@@ -39,6 +44,11 @@ class TrainingView(QSplitter):
         self.runs.set_settings_provider(self.train.settings)
         self.train.run_finished.connect(self._run_finished)
         self.runs.run_selected.connect(self.predictions_run_changed)
+        # One trainer at a time: Train waits for a comparison job, and the other way round.
+        self.train.running_changed.connect(self.runs.set_training_elsewhere)
+        self.runs.comparison_running_changed.connect(
+            lambda running: self.train.hold(COMPARISON_HOLD if running else None)
+        )
 
     def _run_finished(self, run_id: int, status: str) -> None:
         self.runs.run_finished(run_id if run_id >= 0 else None)

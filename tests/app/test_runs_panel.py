@@ -32,6 +32,7 @@ from app.training.run_compare import (
     order_pair,
 )
 from app.training.runs_panel import Column, RunRole, RunsPanel, task_ap_history
+from app.training.training_view import TrainingView
 from core import runs as core_runs
 from core.project import Project
 from core.runs import EpochInfo, RunInfo, TaskMetricRow
@@ -584,3 +585,41 @@ def test_a_failed_shared_run_stops_the_job(qtbot: QtBot, tmp_path: Path) -> None
         "no labels to train on"
     )
     assert started == [11]
+
+
+def test_one_trainer_at_a_time_between_train_and_the_comparison_job(
+    qtbot: QtBot, demo_project: Project
+) -> None:
+    """Train waits while a comparison trains, and a comparison waits while Train trains:
+    two trainers on one CPU each run at half speed or worse."""
+    view = TrainingView(ProjectSession(demo_project))
+    qtbot.addWidget(view)
+    view.show()
+    train, panel = view.train, view.runs
+    long = {**TINY_SETTINGS, "epochs": 50}
+    view.train.set_settings(long)
+    timeout = TRAIN_TIMEOUT_S * 1000
+
+    with qtbot.waitSignal(panel.separate_bar.job.run_started, timeout=timeout):
+        assert panel.compare_with_separate(long)
+    assert not train.train_button.isEnabled() and not train.train_action.isEnabled()
+    assert train.held_note.isVisible() and "comparison" in train.held_note.text()
+    assert "comparison" in train.train_button.toolTip()
+    assert not train.start_training(), "Train refuses while the comparison trains"
+    with qtbot.waitSignal(panel.separate_bar.finished, timeout=timeout):
+        panel.cancel_comparison_job()
+    assert train.train_button.isEnabled() and train.train_action.isEnabled()
+    assert not train.held_note.isVisible()
+    assert train.train_button.toolTip() == "Train a network on the labels as they are now"
+
+    with qtbot.waitSignal(train.run_started, timeout=timeout):
+        assert train.start_training()
+    assert not panel.separate_action.isEnabled()
+    assert "training" in panel.separate_action.toolTip()
+    assert not panel.compare_with_separate(long), "no comparison while Train trains"
+    assert not panel.separate_bar.is_running()
+    with qtbot.waitSignal(train.run_finished, timeout=timeout):
+        train.cancel_training()
+    assert panel.separate_action.isEnabled()
+    statuses = sorted(r.status for r in core_runs.list_runs(demo_project))
+    assert statuses == ["cancelled", "cancelled"], "one comparison run, one Train run"
