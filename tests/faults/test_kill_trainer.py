@@ -116,7 +116,10 @@ def plan(rng: random.Random, root: Path) -> list[Kill]:
         return lambda e: e["event"] == "progress" and e["epoch"] == epoch
 
     def caching_started(e: Event) -> bool:
-        return bool(e["event"] == "caching" and 0 < e["done"] < e["total"])
+        # The first caching event (done 0) comes as decoding begins: the kill lands while
+        # the trainer decodes. Waiting for a later one (progress is said at most every
+        # 0.1 s) failed once: 240 tiny images were all decoded within that 0.1 s.
+        return bool(e["event"] == "caching" and e["done"] < e["total"])
 
     return [
         Kill("decoding images", on_event(caching_started, 0.0), clear_cache=True),
