@@ -564,6 +564,8 @@ class TrainPanel(QWidget):
         self.status.setText("Starting the trainer…")
         self.progress_bar.setRange(0, 0)  # busy until the first event
         self.progress_bar.setFormat("Starting…")
+        if not self.width_spin.isEnabled():  # a pretrained backbone has its own width
+            settings.pop("width", None)
         started = self.trainer.start(self.session.project.root, flags_from_settings(settings))
         if started:
             self._set_running(True)

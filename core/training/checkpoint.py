@@ -84,5 +84,14 @@ def load_weights_only(path: Path, what: str = "weights file") -> Any:
         ) from exc
     except FileNotFoundError as exc:
         raise UserError(f"{what} {path} does not exist") from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable {what}: {exc}") from exc
+    except IsADirectoryError as exc:
+        raise UserError(f"{path} is a folder, not a {what}") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        # Not a torch.save archive, so torch reads it as a bare pickle: text gives a
+        # KeyError on its first character, an empty file an EOFError without words.
+        if path.is_file() and path.stat().st_size == 0:
+            raise UserError(f"{path} is empty: not a {what}") from exc
+        detail = str(exc).strip()
+        if isinstance(exc, (KeyError, IndexError, TypeError)) or not detail:
+            detail = "not a file written by torch.save"
+        raise UserError(f"{path} is not a readable {what}: {detail}") from exc

@@ -7,6 +7,7 @@ was trained, never "auto". No torch here.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from core.errors import UserError
 from core.training.backbones import (
@@ -57,6 +58,10 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, list[str]]:
             "--mode scratch starts from random weights, so a weights file means nothing "
             "there: name the architecture (e.g. --backbone resnet18 --mode scratch)"
         )
+    if backbone.startswith(FILE_PREFIX):
+        # Stored as an absolute path: the run is predicted and exported from anywhere.
+        path = Path(backbone[len(FILE_PREFIX) :].strip()).expanduser()
+        backbone = FILE_PREFIX + str(path.absolute())
     if backbone != COMPACT and mode != "scratch":
         check_available(backbone)
     if config.arch == "separate" and mode == "finetune":
@@ -69,5 +74,37 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, list[str]]:
             size = PRETRAINED_INPUT
         else:
             size = base_spec(backbone).input_size
-    resolved = dataclasses.replace(config, backbone=backbone, mode=mode, image_size=size)
+    views = config.views
+    if mode == "instant" and not config.augment and views > 1:
+        views = 1
+        notes.append(
+            "--no-augment: instant mode trains on each image's features as it is, without "
+            "the flipped and cropped views (--views 1)"
+        )
+    notes += _ignored(config, backbone, mode)
+    resolved = dataclasses.replace(
+        config, backbone=backbone, mode=mode, image_size=size, views=views
+    )
     return resolved, notes
+
+
+def _ignored(config: TrainConfig, backbone: str, mode: str) -> list[str]:
+    """Notes for settings given away from their defaults that this run does not use."""
+    default = TrainConfig()
+    notes = []
+    if config.backbone_lr != default.backbone_lr and mode != "finetune":
+        notes.append(f"--backbone-lr applies to --mode finetune only; this {mode} run ignores it")
+    if config.width != default.width and backbone != COMPACT:
+        notes.append(
+            f"--width sets the compact network's width; {_shown(backbone)} has its own, so "
+            "it is ignored"
+        )
+    if config.views != default.views and mode != "instant":
+        notes.append(f"--views applies to instant mode only; this {mode} run ignores it")
+    if config.backbone.strip() == AUTO and config.mode == "scratch":
+        notes.append("--mode scratch without --backbone trains the compact network")
+    return notes
+
+
+def _shown(backbone: str) -> str:
+    return "the weights file's network" if backbone.startswith(FILE_PREFIX) else backbone

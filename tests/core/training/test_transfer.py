@@ -4,6 +4,7 @@ starting from earlier runs, and prediction with each mode's checkpoint."""
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,59 @@ def test_impossible_combinations_are_refused_up_front(
 ) -> None:
     with pytest.raises(UserError, match=message):
         resolve_config(TrainConfig(**overrides))  # type: ignore[arg-type]
+
+
+def test_a_relative_weights_path_is_stored_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The run is predicted and exported later, from any folder: the path must hold."""
+    source = backbones.lite0_weights_path()
+    assert source is not None
+    shutil.copyfile(source, tmp_path / "mine.pth")
+    monkeypatch.chdir(tmp_path)
+    resolved, _ = resolve_config(TrainConfig(backbone="file:mine.pth", mode="instant"))
+    assert resolved.backbone == f"file:{tmp_path / 'mine.pth'}"
+
+
+def test_settings_a_run_does_not_use_are_named_not_dropped_silently() -> None:
+    _, notes = resolve_config(TrainConfig(backbone="efficientnet-lite0"))
+    assert notes == [], "the defaults say nothing"
+    resolved, notes = resolve_config(
+        TrainConfig(backbone="efficientnet-lite0", mode="instant", width=8, backbone_lr=0.5)
+    )
+    assert notes == [
+        "--backbone-lr applies to --mode finetune only; this instant run ignores it",
+        "--width sets the compact network's width; efficientnet-lite0 has its own, so it is "
+        "ignored",
+    ]
+    _, notes = resolve_config(TrainConfig(backbone="compact", views=2))
+    assert notes == ["--views applies to instant mode only; this scratch run ignores it"]
+    _, notes = resolve_config(TrainConfig(backbone="auto", mode="scratch"))
+    assert notes == ["--mode scratch without --backbone trains the compact network"]
+    # --no-augment in instant mode: the original view only, said so, and stored so.
+    resolved, notes = resolve_config(TrainConfig(backbone="efficientnet-lite0", augment=False))
+    assert resolved.views == 1 and notes[0].startswith("--no-augment: instant mode trains")
+
+
+def test_mistakes_are_refused_before_a_run_is_created(
+    demo_project: Project, tmp_path: Path
+) -> None:
+    """A typing mistake leaves no failed run behind in the list."""
+    events: Events = []
+    with pytest.raises(UserError, match="999"):
+        train(demo_project, tiny_config(init_from=999), events.append)
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(UserError, match="not a readable weights file"):
+        train(
+            demo_project,
+            tiny_config(**{**INSTANT, "backbone": f"file:{tmp_path / 'notes.txt'}"}),
+            events.append,
+        )
+    unfinished = runs.create_run(demo_project, tiny_config().to_dict())
+    with pytest.raises(UserError, match=f"run {unfinished} .*still running"):
+        train(demo_project, tiny_config(init_from=unfinished), events.append)
+    assert events == []
+    assert [r.id for r in runs.list_runs(demo_project)] == [unfinished]
 
 
 def test_a_checkpoint_from_before_backbones_still_predicts(demo_project: Project) -> None:
