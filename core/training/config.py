@@ -16,6 +16,10 @@ MODES = ("auto", "scratch", "instant", "finetune")
 MAX_VIEWS = 8
 
 
+PRETRAINED_HIDDEN = 256
+"""The shared hidden layer above a pretrained backbone when --hidden is 0."""
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 12
@@ -96,6 +100,12 @@ class TrainConfig:
         if problems:
             raise UserError("; ".join(problems))
         return self
+
+    def hidden_width(self, arch: str) -> int:
+        """The width of the shared hidden layer a run of ``arch`` gets (0 resolved)."""
+        if self.hidden:
+            return self.hidden
+        return 4 * self.width if arch == "compact" else PRETRAINED_HIDDEN
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -62,6 +62,7 @@ from core.training.config import TrainConfig
 from core.training.features import fold_batch_norms
 from core.training.heads import build_head
 from core.training.image_cache import RECIPE
+from core.training.metrics import MIN_POSITIVES_FOR_TUNING, tuned_on
 from core.training.network import TransferNet, build_image_model
 
 FORMAT = "mtlabel-model"
@@ -376,6 +377,19 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _why_default(m: runs.TaskMetricRow | None) -> str:
+    if m is None:
+        return "no validation threshold"
+    if m.val_present < MIN_POSITIVES_FOR_TUNING:
+        return (
+            f"{m.val_present} present among the validation labels, too few to tune on "
+            f"(at least {MIN_POSITIVES_FOR_TUNING})"
+        )
+    if m.val_absent == 0:
+        return "no absent validation labels to tune against"
+    return f"no validation threshold ({m.na_reason})" if m.na_reason else "no validation threshold"
+
+
 def _sidecar(
     project: Project,
     run_id: int,
@@ -398,6 +412,8 @@ def _sidecar(
     ):
         m = metrics.get(task_id)
         chosen = threshold is not None and math.isfinite(float(threshold))
+        if chosen and m is not None and not tuned_on(m.val_present, m.val_absent):
+            chosen = False  # choose_threshold fell back to 0.5 (it stores that 0.5)
         tasks.append(
             {
                 "index": index,
@@ -406,8 +422,7 @@ def _sidecar(
                 "threshold": float(threshold) if chosen else DEFAULT_THRESHOLD,
                 "threshold_source": "validation (maximum F1)"
                 if chosen
-                else "default 0.5: no validation threshold"
-                + (f" ({m.na_reason})" if m is not None and m.na_reason else ""),
+                else f"default 0.5: {_why_default(m)}",
                 "validation": None
                 if m is None
                 else {
@@ -438,6 +453,7 @@ def _sidecar(
             "architecture": spec.arch,
             "mode": loaded.mode,
             "arch": config.arch,
+            "hidden": config.hidden_width(spec.arch),
             "weights_source": spec.source,
             "config": config.to_dict(),
         },

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-DEFAULT_HIDDEN = 256
+from core.training.config import PRETRAINED_HIDDEN
+
+DEFAULT_HIDDEN = PRETRAINED_HIDDEN
 DROPOUT = 0.2
 INPUT_DROPOUT = 0.1
 """Dropout on the frozen features themselves: cheap regularisation for small label sets."""

@@ -155,6 +155,12 @@ def _roc_auc(tps: FloatArray, fps: FloatArray) -> float:
 # -- threshold ---------------------------------------------------------------------
 
 
+def tuned_on(present: int, absent: int) -> bool:
+    """Whether validation labels this many present and absent tune a threshold
+    (``choose_threshold``); otherwise it is DEFAULT_THRESHOLD."""
+    return present >= MIN_POSITIVES_FOR_TUNING and absent > 0
+
+
 def choose_threshold(probs: np.ndarray, y: np.ndarray) -> float:
     """The threshold that maximises F1 over the precision-recall curve.
 
@@ -170,7 +176,7 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray) -> float:
         raise ValueError(f"probabilities {p.shape} and targets {t.shape} differ in shape")
     _check_finite_probs(p)
     positives = int((t == PRESENT).sum())
-    if positives < MIN_POSITIVES_FOR_TUNING or positives == t.size:
+    if not tuned_on(positives, t.size - positives):
         return DEFAULT_THRESHOLD
     thresholds, tps, fps = _ranked_counts(p, t)
     precision, recall = tps / (tps + fps), tps / tps[-1]

@@ -32,8 +32,9 @@ from core.cli.main import main as cli_main
 from core.db.models import Image as ImageRow
 from core.errors import UserError
 from core.images.importer import import_images
+from core.labels import list_images, set_cells
 from core.project import Project
-from core.tasks import list_tasks
+from core.tasks import add_task, list_tasks
 from core.training.checkpoint import load_checkpoint
 from core.training.export import EXPORT_FILES, FORMAT, export_run
 from core.training.image_cache import ImageCache
@@ -146,6 +147,30 @@ def trained(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield Trained(project, run_id, paths)
 
 
+def test_a_threshold_too_few_labels_could_tune_is_called_the_default(
+    demo_template: Path, tmp_path: Path
+) -> None:
+    """A task with two present labels: choose_threshold keeps 0.5, and the sidecar must
+    not call that 0.5 a validation maximum-F1 threshold."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_template, root, ignore=shutil.ignore_patterns("demo", "cache"))
+    with Project.open(root) as project:
+        rare = add_task(project, "rare")
+        images = list_images(project, order="name")
+        set_cells(project, [(i, rare.id, 1 if n < 2 else 0) for n, i in enumerate(images)])
+        run_id = train(project, tiny_config(epochs=1), lambda event: None)
+        export_run(project, run_id, tmp_path / "m", onnx=False)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))
+    (entry,) = [t for t in meta["tasks"] if t["name"] == "rare"]
+    present = entry["validation"]["present"]
+    assert present < 3
+    assert entry["threshold"] == 0.5
+    assert entry["threshold_source"] == (
+        f"default 0.5: {present} present among the validation labels, too few to tune on "
+        "(at least 3)"
+    )
+
+
 def stored(trained: Trained, run_id: int) -> tuple[list[str], np.ndarray]:
     """(file paths, the program's own probabilities for them) of a run."""
     image_ids, task_ids, probs = runs.read_predictions(trained.project, run_id)
@@ -242,11 +267,16 @@ def test_the_sidecar_describes_tasks_thresholds_input_and_output(
     assert [t["index"] for t in meta["tasks"]] == list(range(len(tasks)))
     for entry in meta["tasks"]:
         m = metrics[entry["id"]]
-        if m.threshold is None:
-            assert entry["threshold"] == 0.5 and "default" in entry["threshold_source"]
+        if m.threshold is None or m.val_present < 3 or m.val_absent == 0:
+            # Too few validation labels: 0.5 is the default, not a tuned value.
+            assert entry["threshold"] == 0.5 and entry["threshold_source"].startswith(
+                "default 0.5: "
+            )
         else:
             assert entry["threshold"] == pytest.approx(m.threshold)
+            assert entry["threshold_source"] == "validation (maximum F1)"
         assert entry["validation"]["ap"] == m.ap
+    assert meta["run"]["hidden"] == 4 * info.config["width"], "the width used, not the flag's 0"
 
     assert meta["input"]["size"] == 32 == summary.input_size
     assert meta["input"]["shape"] == ["N", 32, 32, 3] and meta["input"]["layout"] == "NHWC"
