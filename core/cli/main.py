@@ -8,6 +8,7 @@ traceback to a log file whose path the line names.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from core.errors import UserError, database_words
 EXIT_USER_ERROR = 1
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command its pipe killed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mtlabel: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``mtlabel runs P | head``): stop quietly, as other
+        # commands do, and keep Python from failing again on flushing at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OperationalError as exc:
         print(f"mtlabel: database error: {database_words(exc.orig)}", file=sys.stderr)
         return EXIT_USER_ERROR

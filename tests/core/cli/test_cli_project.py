@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,25 @@ def test_console_script_is_installed_and_reports_errors_cleanly(tmp_path: Path) 
     bad = subprocess.run([exe, "stats", tmp_path / "missing"], capture_output=True, text=True)
     assert bad.returncode == 1
     assert bad.stderr.startswith("mtlabel: error:") and "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``mtlabel tasks P | head -0``: the pipe closes before anything is written."""
+    exe = Path(sys.executable).with_name("mtlabel")
+    made = subprocess.run([exe, "init", tmp_path / "p", "--task", "x"], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will read: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [exe, "tasks", "list", tmp_path / "p"],
+            stdout=writer,
+            capture_output=False,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == "", "no 'Broken pipe' error, no traceback"
+    assert done.returncode == 141
