@@ -53,6 +53,7 @@ VIEWS = (
 SHIFT_FRACTION = 1 / 28
 """8 pixels at 224: small enough that every object stays in view."""
 CHUNK_IMAGES = 256
+PROGRESS_INTERVAL_S = 0.1
 """Images decoded and run through the backbone per chunk (bounds memory: 38 MB at 224 px)."""
 BATCH = 64
 
@@ -110,8 +111,12 @@ def extract(
     views: Sequence[int],
     device: DeviceInfo,
     batch_size: int = BATCH,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Tensor:
-    """Features (n, len(views), dim) float32 on the CPU of uint8 images (n, S, S, 3)."""
+    """Features (n, len(views), dim) float32 on the CPU of uint8 images (n, S, S, 3).
+
+    ``on_batch(k)`` is called as each batch of k images has all its views done.
+    """
     out = torch.empty(len(images), len(views), spec.feature_dim)
     channels_last = extraction_channels_last(device)
     for start in range(0, len(images), batch_size):
@@ -128,6 +133,8 @@ def extract(
             ):
                 feats = backbone(v)
             out[start : start + len(v), j] = feats.float().cpu()
+        if on_batch is not None:
+            on_batch(len(x))
     return out
 
 
@@ -280,7 +287,7 @@ def _compute_missing(
     missing = sorted(todo)
     computed = 0
     total = len(missing)
-    emit({"event": "features", "done": 0, "total": total, "computed": 0})
+    progress = _FeatureProgress(emit, total)
     images_not_saved = features_not_saved = False  # each said once per run
     for start in range(0, total, CHUNK_IMAGES):
         if cancel():
@@ -299,10 +306,12 @@ def _compute_missing(
                 by_views.setdefault(tuple(todo[r]), []).append(i)
             else:
                 ok[r] = False
+                progress.add(1, 0)
         new_keys: list[Key] = []
         new_values: list[npt.NDArray[np.float32]] = []
         for views, members in by_views.items():
-            feats = extract(model, spec, batch[members], views, device).numpy()
+            counted = progress.counting(len(views))
+            feats = extract(model, spec, batch[members], views, device, on_batch=counted).numpy()
             for m, i in enumerate(members):
                 r = rows[i]
                 digest = store.digests[r]
@@ -317,12 +326,46 @@ def _compute_missing(
                 reason = store.cache.not_saved or "unknown reason"
                 emit(not_saved_warning("image features", store.cache.directory, reason))
             computed += len(new_keys)
-        emit(
+    progress.finish()
+    return computed
+
+
+class _FeatureProgress:
+    """``features`` events: images done of ``total`` and features computed, said as each
+    batch ends (a second or so on a CPU at 224 px), at most every PROGRESS_INTERVAL_S
+    (a GPU ends hundreds of batches a second); the first and the last always."""
+
+    def __init__(self, emit: Emit, total: int) -> None:
+        self.emit, self.total = emit, total
+        self.done = self.computed = 0
+        self.said_at = time.monotonic()
+        self._say()
+
+    def add(self, images: int, features: int) -> None:
+        self.done += images
+        self.computed += features
+        if time.monotonic() - self.said_at >= PROGRESS_INTERVAL_S:
+            self._say()
+
+    def counting(self, views: int) -> Callable[[int], None]:
+        """``extract``'s ``on_batch`` for images of ``views`` views each."""
+
+        def add(images: int) -> None:
+            self.add(images, images * views)
+
+        return add
+
+    def finish(self) -> None:
+        self.done = self.total
+        self._say()
+
+    def _say(self) -> None:
+        self.said_at = time.monotonic()
+        self.emit(
             {
                 "event": "features",
-                "done": min(total, start + len(rows)),
-                "total": total,
-                "computed": computed,
+                "done": min(self.done, self.total),
+                "total": self.total,
+                "computed": self.computed,
             }
         )
-    return computed

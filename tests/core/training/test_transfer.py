@@ -76,6 +76,22 @@ def test_instant_run_trains_on_cached_features_and_predicts_every_cell(
     assert np.array_equal(runs.read_predictions(demo_project, again.id)[2], probs)
 
 
+def test_feature_progress_is_said_per_batch_in_images(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.training import features
+
+    monkeypatch.setattr(features, "PROGRESS_INTERVAL_S", 0.0)  # say every batch
+    info, events = run(demo_project, **{**INSTANT, "views": 1}, epochs=1)
+    assert info.status == "done", info.error
+    said = [(e["done"], e["total"], e["computed"]) for e in events if e["event"] == "features"]
+    n = len(take_snapshot(demo_project, 0.3).items)
+    assert said[0] == (0, n, 0) and said[-1] == (n, n, n), "images done of all, one view"
+    batches = -(-n // features.BATCH)
+    assert len(said) >= batches + 1, "one report per batch of images, not per 256"
+    assert [d for d, _, _ in said] == sorted(d for d, _, _ in said)
+
+
 def test_prediction_of_an_instant_run_covers_new_images(
     demo_project: Project, tmp_path: Path
 ) -> None:
