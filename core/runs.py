@@ -85,6 +85,14 @@ class TaskMetricRow:
     na_reason: str | None
 
 
+def backbone_label(backbone: str) -> str:
+    """A run's backbone for a one-line summary: a weights file by its name, not its
+    whole path (``runs --run N`` and the window's tooltip give the path)."""
+    if backbone.startswith("file:"):
+        return "file:" + os.path.basename(backbone[len("file:") :].rstrip("/\\"))
+    return backbone
+
+
 def _info(run: Run) -> RunInfo:
     return RunInfo(
         id=run.id,

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from app.session import ProjectSession
 from core.project import Project
-from core.runs import RunInfo, TaskMetricRow, get_run, run_task_metrics
+from core.runs import RunInfo, TaskMetricRow, backbone_label, get_run, run_task_metrics
 
 TIE = 0.0005
 """|Δ AP| below this (what shows as ±0.000) counts as a tie."""
@@ -65,7 +65,8 @@ def settings_summary(config: dict[str, Any], *, with_arch: bool = True) -> str:
         width = config.get("width")
         net = "compact" if width is None else f"w{width}"
     else:
-        net = backbone if mode in (None, "", "auto") else f"{backbone} {mode}"
+        label = backbone_label(backbone)
+        net = label if mode in (None, "", "auto") else f"{label} {mode}"
     size = config.get("image_size")
     parts = [str(config.get("arch", "shared"))] if with_arch else []
     parts += [net, f"{size}px" if size else "auto px", str(config.get("loss", "masked"))]

@@ -217,7 +217,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from core.runs import get_run, list_runs, run_task_metrics
+    from core.runs import backbone_label, get_run, list_runs, run_task_metrics
 
     with Project.open(args.path) as project:
         if args.run is not None:
@@ -269,7 +269,11 @@ def run_runs(args: argparse.Namespace) -> int:
     for r in infos:
         cfg = r.config
         backbone = cfg.get("backbone", "compact")
-        net = f"w{cfg.get('width')}" if backbone == "compact" else f"{backbone} {cfg.get('mode')}"
+        net = (
+            f"w{cfg.get('width')}"
+            if backbone == "compact"
+            else f"{backbone_label(backbone)} {cfg.get('mode')}"
+        )
         settings = f"{cfg.get('arch')} {net} {cfg.get('image_size')}px {cfg.get('loss')}"
         duration = "" if r.seconds is None else f"{r.seconds:.0f} s"
         rows.append(

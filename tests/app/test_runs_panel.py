@@ -30,6 +30,7 @@ from app.training.run_compare import (
     fmt,
     fmt_delta,
     order_pair,
+    settings_summary,
 )
 from app.training.runs_panel import Column, RunRole, RunsPanel, task_ap_history
 from app.training.training_view import TrainingView
@@ -444,6 +445,18 @@ def test_runs_of_one_architecture_are_named_by_id() -> None:
     )
     assert "Only in one run: task2." in comparison.notes
     assert comparison.tasks[1].why_na("run 3", "run 8") == "run 3 did not have this task"
+
+
+def test_a_weights_file_is_summarised_by_its_name_not_its_path() -> None:
+    config = {
+        "backbone": "file:/data/some/very/long/folder/of/weights/mine.pth",
+        "mode": "instant",
+        "arch": "shared",
+        "image_size": 224,
+        "loss": "masked",
+        "epochs": 12,
+    }
+    assert settings_summary(config) == "shared file:mine.pth instant 224px masked 12 ep"
 
 
 # -- shared against separate ----------------------------------------------------------

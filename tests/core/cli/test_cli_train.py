@@ -13,6 +13,7 @@ from typing import Any
 
 from core import runs
 from core.project import Project
+from core.training.config import TrainConfig
 
 TINY = [
     "--backbone",
@@ -182,3 +183,17 @@ def test_instant_mode_from_the_shell_reports_features_and_predicts_again(
         "run": events[0]["run"],
         "images": 80,
     }
+
+
+def test_the_runs_table_names_a_weights_file_not_its_whole_path(
+    demo_project: Project, tmp_path: Path
+) -> None:
+    weights = tmp_path / ("a-very-long-folder-name" * 4) / "mine.pth"
+    config = TrainConfig(backbone=f"file:{weights}", mode="instant", image_size=224)
+    runs.create_run(demo_project, config.to_dict())
+    table = subprocess.run(
+        mtlabel("runs", demo_project.root), capture_output=True, text=True, check=True
+    ).stdout
+    assert "shared file:mine.pth instant 224px masked" in table
+    assert "a-very-long-folder-name" not in table
+    assert max(len(line) for line in table.splitlines()) < 100
