@@ -88,8 +88,9 @@ class TaskMetricRow:
 def backbone_label(backbone: str) -> str:
     """A run's backbone for a one-line summary: a weights file by its name, not its
     whole path (``runs --run N`` and the window's tooltip give the path)."""
-    if backbone.startswith("file:"):
-        return "file:" + os.path.basename(backbone[len("file:") :].rstrip("/\\"))
+    prefix = "file:"  # backbones.FILE_PREFIX: not imported, it would bring torch to app
+    if backbone.startswith(prefix):
+        return prefix + os.path.basename(backbone[len(prefix) :].rstrip("/\\"))
     return backbone
 
 
@@ -145,7 +146,11 @@ def heartbeat(project: Project, run_id: int) -> None:
 
 
 def finish_run(project: Project, run_id: int, status: str, error: str | None = None) -> None:
-    update_run(project, run_id, status=status, error=error, finished_at=utcnow(), pid=None)
+    update_run(project, run_id, **_finished(status, error))
+
+
+def _finished(status: str, error: str | None = None) -> dict[str, Any]:
+    return {"status": status, "error": error, "finished_at": utcnow(), "pid": None}
 
 
 def record_epoch(
@@ -237,8 +242,12 @@ _INSERT_PREDICTION = (
 )
 
 
-def end_predictions(project: Project, run_id: int) -> None:
-    update_run(project, run_id, predictions_complete=True)
+def end_predictions(project: Project, run_id: int, finish_as: str | None = None) -> None:
+    """Mark the set complete; with ``finish_as`` the run ends with that status in the same
+    transaction, so that no kill can leave a run complete in predictions but unfinished
+    (which the next open would then call failed)."""
+    finished = _finished(finish_as) if finish_as is not None else {}
+    update_run(project, run_id, predictions_complete=True, **finished)
 
 
 # -- everyone's side -----------------------------------------------------------------

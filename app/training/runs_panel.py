@@ -288,8 +288,9 @@ class RunsPanel(QWidget):
     """Another single run was selected: the window shows its predictions. (Not repeated
     when a refresh keeps the same run selected, nor for multi-selections.)"""
     runs_changed = Signal()
-    comparison_running_changed = Signal(bool)  # the shared-vs-separate job started / ended
     """The list was re-read (a run may have appeared or finished)."""
+    comparison_running_changed = Signal(bool)
+    """The shared-vs-separate job started (True) or ended (False)."""
 
     PAGE_EMPTY, PAGE_RUN, PAGE_COMPARE = 0, 1, 2
 
@@ -494,10 +495,11 @@ class RunsPanel(QWidget):
                 settings = self._settings_provider()
         if settings is None or self.separate_bar.is_running() or self._training_elsewhere:
             return False
-        self.separate_bar.start(str(self.session.project.root), settings)
+        started = self.separate_bar.start(str(self.session.project.root), settings)
         self._update_actions()
-        self.comparison_running_changed.emit(True)
-        return True
+        if started:
+            self.comparison_running_changed.emit(True)
+        return started
 
     def set_training_elsewhere(self, training: bool) -> None:
         """The Train panel's trainer is (not) running: no comparison starts meanwhile."""

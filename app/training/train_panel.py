@@ -422,14 +422,16 @@ class TrainPanel(QWidget):
     # -- settings ------------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        """The form's values, keyed as ``mtlabel train`` flags."""
+        """The form's values, keyed as ``mtlabel train`` flags (no width for a pretrained
+        backbone, which has its own: the trainer would say it ignores one)."""
         size = self.image_size.value()
+        backbone = self.backbone.currentData()
         return {
             "epochs": self.epochs.value(),
             "batch_size": self.batch_size.value(),
             "image_size": max(size, MIN_IMAGE_SIZE) if size else 0,
-            "width": self.width_spin.value(),
-            "backbone": self.backbone.currentData(),
+            "width": self.width_spin.value() if backbone in ("auto", "compact") else None,
+            "backbone": backbone,
             "mode": self.mode.currentData(),
             "arch": self.arch.currentData(),
             "loss": self.loss.currentData(),
@@ -564,8 +566,6 @@ class TrainPanel(QWidget):
         self.status.setText("Starting the trainer…")
         self.progress_bar.setRange(0, 0)  # busy until the first event
         self.progress_bar.setFormat("Starting…")
-        if not self.width_spin.isEnabled():  # a pretrained backbone has its own width
-            settings.pop("width", None)
         started = self.trainer.start(self.session.project.root, flags_from_settings(settings))
         if started:
             self._set_running(True)

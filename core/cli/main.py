@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.handler(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
         return result
     except UserError as exc:
         print(f"mtlabel: error: {exc}", file=sys.stderr)
@@ -57,12 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``mtlabel runs P | head``): stop quietly, as other
         # commands do, and keep Python from failing again on flushing at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_BROKEN_PIPE
     except OperationalError as exc:
         print(f"mtlabel: database error: {database_words(exc.orig)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except (OSError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:
+        print(f"mtlabel: database error: {database_words(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
         print(f"mtlabel: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:  # a bug: keep the traceback, but not in the user's face

@@ -32,7 +32,7 @@ project already has keep their own order, colour and archived flag.
 
 Problems name the line of the offending entry and its place in the file
 (``labels[17]``); a syntax error names line and column. An object that holds a
-key twice (``"value": 1, "value": 0``) is refused, naming the line of the second:
+key twice (``"value": 1, "value": 0``) is refused, naming the line of its second value:
 Python's json would keep the last one without a word.
 """
 

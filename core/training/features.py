@@ -53,8 +53,9 @@ VIEWS = (
 SHIFT_FRACTION = 1 / 28
 """8 pixels at 224: small enough that every object stays in view."""
 CHUNK_IMAGES = 256
-PROGRESS_INTERVAL_S = 0.1
 """Images decoded and run through the backbone per chunk (bounds memory: 38 MB at 224 px)."""
+PROGRESS_INTERVAL_S = 0.1
+"""``features`` events come at most this often (but after every batch on a CPU)."""
 BATCH = 64
 
 
@@ -339,6 +340,7 @@ class _FeatureProgress:
         self.emit, self.total = emit, total
         self.done = self.computed = 0
         self.said_at = time.monotonic()
+        self.said = (-1, -1)
         self._say()
 
     def add(self, images: int, features: int) -> None:
@@ -356,11 +358,13 @@ class _FeatureProgress:
         return add
 
     def finish(self) -> None:
-        self.done = self.total
-        self._say()
+        if self.said != (self.total, self.computed):
+            self.done = self.total
+            self._say()
 
     def _say(self) -> None:
         self.said_at = time.monotonic()
+        self.said = (min(self.done, self.total), self.computed)
         self.emit(
             {
                 "event": "features",

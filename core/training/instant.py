@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core import runs
 from core.project import Project
 from core.training.backbones import BackboneSpec, feature_backbone
 from core.training.config import TrainConfig
@@ -162,8 +161,8 @@ def train_instant(
         snap,
         emit,
         cancel,
+        finish_as="done",
     )
-    runs.finish_run(project, run_id, "done")
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 
 

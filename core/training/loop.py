@@ -49,7 +49,7 @@ from core.training.records import (
     validation_scores,
 )
 from core.training.snapshot import LabelSnapshot, left_out_warnings
-from core.training.warm_start import warm_start
+from core.training.warm_start import check_source, warm_start
 
 Emit = Callable[[dict[str, Any]], None]
 Cancel = Callable[[], bool]
@@ -123,13 +123,11 @@ def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _n
 
 def _refuse_early(project: Project, config: TrainConfig) -> None:
     """The user errors a run would meet only after it was created, said before: no
-    failed run is left in the list for a typing mistake (a run to start from that
-    does not exist or did not finish, a weights file that is not one)."""
+    failed run is left in the list for a typing mistake (a run to start from that does
+    not exist, did not finish or is not a shared network; a weights file that is not
+    one). The weights are read once: ``from_file`` reuses what this read."""
     if config.init_from is not None:
-        source = runs.get_run(project, config.init_from)
-        runs.require_finished(source, "start from (--init-from)")
-        if source.checkpoint is None:
-            raise UserError(f"run {source.id} has no checkpoint to start from ({source.status})")
+        check_source(project, config.init_from, config)
     if config.backbone.startswith(FILE_PREFIX) and config.mode != "scratch":
         check_weights_file(Path(config.backbone[len(FILE_PREFIX) :]))
 
@@ -258,8 +256,7 @@ def _train(
     model.load_state_dict(best["state"])
     emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
     score = image_scorer(model, data.images, device, spec)
-    write_run_predictions(project, run_id, score, data.ok, snap, emit, cancel)
-    runs.finish_run(project, run_id, "done")
+    write_run_predictions(project, run_id, score, data.ok, snap, emit, cancel, finish_as="done")
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 
 

@@ -66,8 +66,10 @@ def write_run_predictions(
     snap: LabelSnapshot,
     emit: Callable[[dict[str, Any]], None],
     cancel: Callable[[], bool],
+    finish_as: str | None = None,
 ) -> None:
-    """Predict every decodable image of the snapshot; the set is marked complete at the end."""
+    """Predict every decodable image of the snapshot; the set is marked complete at the end
+    (and the run finished as ``finish_as``, in the same step, when given)."""
     runs.begin_predictions(project, run_id)
     rows = np.flatnonzero(ok)
     started = time.monotonic()
@@ -87,7 +89,7 @@ def write_run_predictions(
                 "elapsed": time.monotonic() - started,
             }
         )
-    runs.end_predictions(project, run_id)
+    runs.end_predictions(project, run_id, finish_as)
 
 
 def image_scorer(

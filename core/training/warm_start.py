@@ -60,6 +60,19 @@ def _mapped_state(
     return state, "backbone"
 
 
+def check_source(project: Project, source_run: int, config: TrainConfig) -> runs.RunInfo:
+    """The run --init-from names, refused when the run record alone shows it cannot be
+    started from (the rest needs its checkpoint: ``warm_start``). Called before a run is
+    created, so that a wrong run id leaves no failed run behind."""
+    info = runs.get_run(project, source_run)
+    runs.require_finished(info, "start from (--init-from)")
+    if info.checkpoint is None:
+        raise UserError(f"run {source_run} has no checkpoint to start from ({info.status})")
+    if TrainConfig.from_dict(info.config).arch != "shared" or config.arch != "shared":
+        raise UserError("--init-from needs a shared-network run and a shared network")
+    return info
+
+
 def warm_start(
     project: Project,
     model: nn.Module,
@@ -69,10 +82,8 @@ def warm_start(
     spec: BackboneSpec,
     emit: Emit,
 ) -> None:
-    info = runs.get_run(project, source_run)
-    if info.checkpoint is None:
-        raise UserError(f"run {source_run} has no checkpoint to start from ({info.status})")
-    runs.require_finished(info, "start from (--init-from)")
+    info = check_source(project, source_run, config)
+    assert info.checkpoint is not None
     ckpt = load_checkpoint(project.root / info.checkpoint)
     old_cfg = TrainConfig.from_dict(ckpt["config"])
     old_spec, old_mode = _source_spec(ckpt, old_cfg)

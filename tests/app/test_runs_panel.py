@@ -76,14 +76,19 @@ class TrainedRuns:
 
 @pytest.fixture(scope="module")
 def trained(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainedRuns:
-    """A copy of the demo project with three runs from the command line: shared and
-    separate (2 epochs each, same settings) and one that fails (no run 999 to start
-    from). Tests only read it."""
+    """A copy of the demo project with three runs: shared and separate from the command
+    line (2 epochs each, same settings), and one that failed before its first epoch, as
+    a trainer records it (a mistake on the command line is refused before any run is
+    created, so none fails that way any more). Tests only read it."""
     root = tmp_path_factory.mktemp("runs") / "demo"
     shutil.copytree(demo_template, root, ignore=shutil.ignore_patterns("demo", "cache"))
     shared = cli_train(root, "--epochs", "2", *TINY_TRAIN)
     separate = cli_train(root, "--epochs", "2", "--arch", "separate", *TINY_TRAIN)
-    failed = cli_train(root, "--epochs", "1", "--init-from", "999", *TINY_TRAIN)
+    with Project.open(root) as project:
+        config = core_runs.get_run(project, shared).config
+        failed = core_runs.create_run(project, {**config, "epochs": 1})
+        reason = "no trainable labels: no labelled training image could be read"
+        core_runs.finish_run(project, failed, "failed", reason)
     return TrainedRuns(root, shared, separate, failed)
 
 
@@ -142,7 +147,7 @@ def test_the_list_shows_every_run_with_status_mean_ap_and_settings(
     assert cell(panel, trained.failed, Column.Status) == "failed"
     assert cell(panel, trained.failed, Column.MeanAp) == "n/a"
     tooltip = cell(panel, trained.failed, Column.Status, Qt.ItemDataRole.ToolTipRole)
-    assert "no run 999" in tooltip
+    assert "no trainable labels" in tooltip
 
 
 def test_the_runs_model_passes_the_model_tester(qtmodeltester: Any, panel: RunsPanel) -> None:
@@ -249,7 +254,7 @@ def test_a_failed_run_shows_its_reason(
     assert panel.detail.currentIndex() == panel.PAGE_RUN
     assert panel.run_error.isVisible()
     error = core_runs.get_run(trained_project, trained.failed).error
-    assert error is not None and "no run 999" in error
+    assert error is not None and "no trainable labels" in error
     assert panel.run_error.text() == f"Failed: {error}"
     assert panel.metrics.rows() == []
     assert panel.metrics_note.isVisible()

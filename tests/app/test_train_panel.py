@@ -27,6 +27,7 @@ from app.training.train_panel import (
     format_duration,
     progress_text,
 )
+from app.training.trainer_process import flags_from_settings
 from core.demo import create_demo
 from core.project import Project
 from core.runs import EpochInfo, TaskMetricRow, get_run
@@ -319,6 +320,23 @@ def test_the_form_offers_what_the_trainer_accepts(qtbot: QtBot, demo_project: Pr
 
     assert values(panel.backbone) == {AUTO, *NAMES}
     assert values(panel.mode) == set(MODES)
+
+
+def test_a_pretrained_backbone_is_not_given_the_compact_networks_width(
+    qtbot: QtBot, demo_project: Project
+) -> None:
+    """The width field is greyed out for a pretrained backbone; its leftover value must not
+    reach the trainer, which would say it ignores it."""
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+    panel.set_settings({"backbone": "compact", "width": 16})
+    assert "--width" in flags_from_settings(panel.settings())
+    panel.set_settings({"backbone": "efficientnet-lite0"})
+    assert not panel.width_spin.isEnabled()
+    assert panel.settings()["width"] is None
+    assert "--width" not in flags_from_settings(panel.settings())
+    panel.set_settings({"backbone": "auto"})  # auto may train the compact network
+    assert panel.settings()["width"] == 16
 
 
 def test_the_default_settings_train_the_pretrained_backbone_in_instant_mode(

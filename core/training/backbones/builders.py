@@ -131,18 +131,30 @@ def detect_arch(state: Mapping[str, Tensor]) -> str | None:
         return EFFICIENTNET_LITE0
     if "conv1.weight" in state and "layer1.0.conv1.weight" in state:
         return RESNET18 if "layer1.2.conv1.weight" not in state else None  # 34 has 3 blocks
-    if "features.0.0.weight" in state and any(k.startswith("features.1.block.") for k in state):
-        return MOBILENET_V3_LARGE
+    if "features.16.0.weight" in state and "features.0.0.weight" in state:
+        return MOBILENET_V3_LARGE  # -small ends at features.12
     return None
 
 
 def read_weights_file(path: Path, arch: str | None = None) -> tuple[StateDict, str]:
     """(state dict, architecture) of a local weights file; UserError for anything unusable:
-    not a file, not weights-only, no known architecture, NaN or infinite values."""
+    not a file, not weights-only, no known architecture, NaN or infinite values.
+
+    Remembered while the file is unchanged: a run checks the file before it is created
+    and then builds the backbone from it, reading it once (the tensors are only copied
+    from, never changed).
+    """
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a weights file")
     if not path.is_file():
         raise UserError(f"weights file {path} does not exist")
+    info = os.stat(path)
+    return _read_weights(str(path), info.st_size, info.st_mtime_ns, arch)
+
+
+@cache
+def _read_weights(name: str, size: int, mtime_ns: int, arch: str | None) -> tuple[StateDict, str]:
+    path = Path(name)
     state = _unwrap(load_weights_only(path, "weights file"), path)
     found = arch or detect_arch(state)
     if found is None:
@@ -245,7 +257,8 @@ def from_file(
     """A pretrained architecture with the weights of a local file (read weights-only)."""
     state, found = read_weights_file(path, arch)
     module = _new(found, 24, path)
-    _fill(module, state, str(path))
+    # Told by its first layers' names: say which network was assumed when it does not fit.
+    _fill(module, state, str(path) if arch else f"{path} (read as {found} weights)")
     spec = dataclasses.replace(
         base_spec(found),
         name=name,

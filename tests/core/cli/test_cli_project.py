@@ -67,6 +67,8 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> N
     try:
         done = subprocess.run(
             [exe, "tasks", "list", tmp_path / "p"],
+            # Buffered, as in a usual shell: the write happens at the end, not per print.
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
             stdout=writer,
             capture_output=False,
             stderr=subprocess.PIPE,

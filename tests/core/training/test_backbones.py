@@ -195,7 +195,9 @@ def test_unusable_weights_files_get_a_reason_a_person_can_act_on(tmp_path: Path)
     # Half the parameters: recognised by its first layers, and told what is missing.
     half = dict(list(torch.load(path, map_location="cpu", weights_only=True).items())[:100])
     torch.save(half, tmp_path / "half.pt")
-    assert re.search(r"does not fit the network: \d+ missing", refused(tmp_path / "half.pt"))
+    said = refused(tmp_path / "half.pt")
+    assert said.startswith(f"{tmp_path / 'half.pt'} (read as efficientnet-lite0 weights) does ")
+    assert re.search(r"does not fit the network: \d+ missing", said)
 
 
 def test_a_resnet_file_without_torchvision_names_the_file_not_a_flag(
