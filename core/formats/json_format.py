@@ -98,6 +98,7 @@ class Locator:
         self._elements: dict[int, list[int]] = {}
         self._members: dict[int, dict[str, int]] = {}
         self._newlines: list[int] = []
+        self._duplicate: int | None = None  # where the first value of a repeated key starts
 
     def line(self, *steps: Step) -> int:
         """The line of the value at ``steps`` (keys and list indexes), or of its nearest parent."""
@@ -118,6 +119,14 @@ class Locator:
             node = node[step]
         return bisect.bisect_right(self._newlines, position) + 1
 
+    def duplicate_line(self) -> int:
+        """The line of the first value whose key its object already holds (0 if none)."""
+        if not self._parsed:
+            self._parse()
+        if self._duplicate is None:
+            return 0
+        return bisect.bisect_right(self._newlines, self._duplicate) + 1
+
     def _parse(self) -> None:
         self._parsed = True
         positions: dict[int, int] = {}
@@ -127,6 +136,9 @@ class Locator:
         json_object: Any = getattr(json.decoder, "JSONObject")  # noqa: B009
         json_array: Any = getattr(json.decoder, "JSONArray")  # noqa: B009
         make_scanner: Any = getattr(json.scanner, "py_make_scanner")  # noqa: B009
+        # Before decoding: a repeated key in a complete object is placed even when a later
+        # part of the text is not JSON.
+        self._newlines = [m.start() for m in re.finditer("\n", self.text)]
 
         def recording(scan_once: Any) -> Any:
             def scan(s: str, idx: int) -> Any:
@@ -134,6 +146,17 @@ class Locator:
                 return scan_once(s, idx)
 
             return scan
+
+        def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            value = dict(pairs)  # the last of a repeated key wins, as in json.loads
+            if len(value) != len(pairs) and self._duplicate is None:
+                seen: set[str] = set()
+                for i, (key, _) in enumerate(pairs):
+                    if key in seen:
+                        self._duplicate = frames[-1][i]  # this object's value starts
+                        break
+                    seen.add(key)
+            return value
 
         def parse_object(
             s_and_end: tuple[str, int], strict: bool, scan_once: Any, *rest: Any
@@ -153,7 +176,7 @@ class Locator:
             positions[id(value)] = s_and_end[1] - 1
             return value, end
 
-        decoder: Any = json.JSONDecoder()
+        decoder: Any = json.JSONDecoder(object_pairs_hook=pairs_hook)
         decoder.parse_object = parse_object
         decoder.parse_array = parse_array
         decoder.scan_once = make_scanner(decoder)
@@ -164,14 +187,12 @@ class Locator:
         self._positions = positions
         self._elements = elements
         self._members = members
-        self._newlines = [m.start() for m in re.finditer("\n", self.text)]
 
 
 class _DuplicateKey(ValueError):
-    def __init__(self, key: str, position: int = -1) -> None:
+    def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
-        self.position = position
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -184,50 +205,6 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _DuplicateKey(key)
             seen.add(key)
     return value
-
-
-def _duplicate_line(text: str) -> int:
-    """The line of the first value whose key its object already holds (0 if none).
-
-    A second, slower parse, as ``Locator``'s: each object's value positions are
-    recorded as its members are scanned, so the hook knows where the second one is.
-    """
-    frames: list[list[int]] = []
-    json_object: Any = getattr(json.decoder, "JSONObject")  # noqa: B009
-    make_scanner: Any = getattr(json.scanner, "py_make_scanner")  # noqa: B009
-
-    def recording(scan_once: Any) -> Any:
-        def scan(s: str, idx: int) -> Any:
-            frames[-1].append(idx)
-            return scan_once(s, idx)
-
-        return scan
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for i, (key, _) in enumerate(pairs):
-            if key in seen:
-                raise _DuplicateKey(key, frames[-1][i])
-            seen.add(key)
-        return dict(pairs)
-
-    def parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, *rest: Any) -> Any:
-        frames.append([])
-        try:
-            return json_object(s_and_end, strict, recording(scan_once), *rest)
-        finally:
-            frames.pop()
-
-    decoder: Any = json.JSONDecoder(object_pairs_hook=hook)
-    decoder.parse_object = parse_object
-    decoder.scan_once = make_scanner(decoder)
-    try:
-        decoder.decode(text)
-    except _DuplicateKey as exc:
-        return text.count("\n", 0, exc.position) + 1
-    except (ValueError, RecursionError):
-        pass
-    return 0
 
 
 class _Reader:
@@ -561,7 +538,7 @@ def read(path: str | os.PathLike[str], builder: ImportBuilder) -> None:
     try:
         data = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
-        line = _duplicate_line(text)
+        line = Locator(text).duplicate_line()  # the slower parse that knows positions
         raise LabelFileError(
             shown,
             [
