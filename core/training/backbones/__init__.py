@@ -218,13 +218,17 @@ def check_available(name: str) -> None:
     if name in (RESNET18, MOBILENET_V3_LARGE) and importlib.util.find_spec("torchvision") is None:
         raise UserError(torchvision_missing_message(name))
     if name.startswith(FILE_PREFIX):
-        path = Path(name[len(FILE_PREFIX) :]).expanduser()
-        if path.is_dir():
-            raise UserError(f"{path} is a folder, not a weights file")
-        if not path.is_file():
-            raise UserError(f"weights file {path} does not exist")
-        if path.stat().st_size == 0:
-            raise UserError(f"{path} is empty: not a weights file")
+        check_weights_path(Path(name[len(FILE_PREFIX) :]).expanduser())
+
+
+def check_weights_path(path: Path) -> None:
+    """UserError unless ``path`` is a file with something in it (its contents: builders)."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a weights file")
+    if not path.is_file():
+        raise UserError(f"weights file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path} is empty: not a weights file")
 
 
 def default_choice() -> tuple[str, str, str | None]:

@@ -144,10 +144,7 @@ def read_weights_file(path: Path, arch: str | None = None) -> tuple[StateDict, s
     and then builds the backbone from it, reading it once (the tensors are only copied
     from, never changed).
     """
-    if path.is_dir():
-        raise UserError(f"{path} is a folder, not a weights file")
-    if not path.is_file():
-        raise UserError(f"weights file {path} does not exist")
+    registry.check_weights_path(path)
     info = os.stat(path)
     return _read_weights(str(path), info.st_size, info.st_mtime_ns, arch)
 
