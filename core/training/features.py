@@ -286,7 +286,6 @@ def _compute_missing(
     images = ImageCache(project.cache_dir, size)
     model = inference_backbone(backbone(), device)
     missing = sorted(todo)
-    computed = 0
     total = len(missing)
     progress = _FeatureProgress(emit, total)
     images_not_saved = features_not_saved = False  # each said once per run
@@ -321,14 +320,13 @@ def _compute_missing(
                     store.put(r, view, feats[m, j])
                     new_keys.append((digest, view))
                     new_values.append(feats[m, j])
-        if new_keys:
-            if not store.cache.add(new_keys, np.stack(new_values)) and not features_not_saved:
-                features_not_saved = True
-                reason = store.cache.not_saved or "unknown reason"
-                emit(not_saved_warning("image features", store.cache.directory, reason))
-            computed += len(new_keys)
+        saved = not new_keys or store.cache.add(new_keys, np.stack(new_values))
+        if not saved and not features_not_saved:
+            features_not_saved = True
+            reason = store.cache.not_saved or "unknown reason"
+            emit(not_saved_warning("image features", store.cache.directory, reason))
     progress.finish()
-    return computed
+    return progress.computed
 
 
 class _FeatureProgress:
