@@ -22,20 +22,15 @@ so the demo's helpers (``read_truth``, ``images_folder``) read it; a share
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import skimage.data
+from eval_sets import write_labelled_set  # type: ignore[import-not-found]  # sibling script
 from PIL import Image, ImageEnhance, ImageFilter
 
-from core.demo.project import TRUTH_IMAGE_COLUMN, images_folder, truth_path
-from core.images.importer import import_images
-from core.labels import CellValue, set_cells
-from core.project import Project
-from core.tasks import list_tasks
-from core.training.snapshot import take_snapshot
+from core.demo.project import images_folder
 
 SIZE = (224, 168)
 PRESENCE = 0.35
@@ -136,23 +131,7 @@ def create_photo_set(folder: Path, images: int, unknown: float, seed: int) -> No
         name = f"photo_{i:05d}.jpg"
         image.save(out / name, quality=85)
         truth[name] = present
-    tasks = list(OBJECTS)
-    with open(truth_path(folder), "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([TRUTH_IMAGE_COLUMN, *tasks])
-        for name, present in truth.items():
-            writer.writerow([name, *(int(present[t]) for t in tasks)])
-    with Project.create(folder, tasks=tasks) as project:
-        import_images(project, [out])
-        snap = take_snapshot(project, 0.2)
-        task_ids = {t.name: t.id for t in list_tasks(project)}
-        cells: list[tuple[int, int, CellValue]] = []
-        for item in snap.items:
-            for task in tasks:
-                if rng.random() >= unknown:
-                    value = int(truth[Path(item.path).name][task])
-                    cells.append((item.image_id, task_ids[task], value))
-        set_cells(project, cells)
+    write_labelled_set(folder, list(OBJECTS), truth, 1.0 - unknown, rng)
 
 
 def main() -> None:
