@@ -54,6 +54,8 @@ CLI_SETTINGS = (
     "device",
     "seed",
     "no_augment",
+    "flip",
+    "design",
     "max_steps",
     "threads",
 )

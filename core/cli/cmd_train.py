@@ -82,6 +82,17 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=int, metavar="RUN", help="start from a run's weights")
     p.add_argument("--no-augment", action="store_true", help="no flips or shifts")
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="add random horizontal flips (photographs, scenes; never for text or digits)",
+    )
+    p.add_argument(
+        "--design",
+        choices=("blocks", "residual"),
+        default="blocks",
+        help="compact network: conv-BN-ReLU-max-pool stages, or the earlier residual one",
+    )
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke test)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
@@ -201,6 +212,8 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         init_from=args.init_from,
         augment=not args.no_augment,
+        flip=args.flip,
+        design=args.design,
         max_steps=args.max_steps,
         threads=args.threads,
     ).validate()

@@ -11,11 +11,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def augment_batch(x: Tensor, generator: torch.Generator, max_shift: int = 4) -> Tensor:
-    """x: float NCHW. Random horizontal flip and translation per image."""
+def augment_batch(
+    x: Tensor, generator: torch.Generator, max_shift: int = 4, flip: bool = True
+) -> Tensor:
+    """x: float NCHW. Random translation per image, and horizontal flips if ``flip``."""
     n, _, h, w = x.shape
-    flip = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+    if flip:
+        flips = torch.rand(n, generator=generator) < 0.5
+        x = torch.where(flips.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
     if max_shift <= 0:
         return x
     padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift), mode="reflect")

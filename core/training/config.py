@@ -14,6 +14,8 @@ DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 Mode = Literal["auto", "scratch", "instant", "finetune"]
 MODES = ("auto", "scratch", "instant", "finetune")
 MAX_VIEWS = 8
+DESIGNS = ("blocks", "residual")
+"""The compact network's designs (model.py)."""
 
 
 PRETRAINED_HIDDEN = 256
@@ -60,6 +62,13 @@ class TrainConfig:
     seed: int = 0
     init_from: int | None = None
     augment: bool = True
+    flip: bool = False
+    """Random horizontal flips among the augmentations (scratch and finetune): right for
+    photographs and scenes whose mirror image is as likely, wrong for text and digits
+    — off unless asked for (on the digit set flips cost 0.07 hidden-cell mAP)."""
+    design: str = "blocks"
+    """The compact network's design: blocks (conv-BN-ReLU-max-pool stages) or residual
+    (before issue 13)."""
     max_steps: int | None = None
     """Stop after this many optimisation steps in all (a smoke test)."""
     threads: int | None = None
@@ -95,6 +104,8 @@ class TrainConfig:
             problems.append("--hidden must be between 0 (automatic) and 8192")
         if not (0 < self.backbone_lr <= 1):
             problems.append("--backbone-lr must be above 0 and at most 1 (a fraction of --lr)")
+        if self.design not in DESIGNS:
+            problems.append(f"--design must be one of {', '.join(DESIGNS)}, not {self.design!r}")
         if not isinstance(self.backbone, str) or not self.backbone.strip():
             problems.append("--backbone must name a backbone")
         if problems:
@@ -113,4 +124,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        # Runs stored before these settings existed: the residual network, and flips
+        # whenever augmentation was on.
+        values.setdefault("design", "residual")
+        values.setdefault("flip", values.get("augment", True))
+        return cls(**values)

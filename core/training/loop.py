@@ -215,6 +215,8 @@ def _train(
             if cancel():
                 raise TrainingCancelled
             rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
+            if len(rows) == 1:  # batch norm needs two: the lone image twice, augmented apart
+                rows = rows.repeat(2)
             x = to_model_input(
                 data.images[rows.to(data.images.device)],
                 device.device,
@@ -223,7 +225,7 @@ def _train(
                 data.std,
             )
             if config.augment:
-                x = augment_batch(x, generator, max_shift)
+                x = augment_batch(x, generator, max_shift, config.flip)
             y = targets[rows].to(device.device, non_blocking=True)
             k = known[rows].to(device.device, non_blocking=True)
             with torch.autocast(

@@ -70,7 +70,9 @@ def build_image_model(
     if config.backbone == COMPACT:
         if config.mode not in ("scratch", "auto"):  # auto: a checkpoint from before modes
             raise UserError("the compact network trains from scratch only (--mode scratch)")
-        model = build_model(ModelSpec(n_tasks, config.width, config.arch, config.hidden))
+        model = build_model(
+            ModelSpec(n_tasks, config.width, config.arch, config.hidden, config.design)
+        )
         return model, base_spec(COMPACT, config.width)
     if config.arch == "separate":
         raise UserError(

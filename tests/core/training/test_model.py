@@ -70,3 +70,34 @@ def test_garbage_and_foreign_files_are_refused(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(UserError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_runs_stored_before_the_blocks_design_load_as_they_were_trained(
+    tmp_path: Path,
+) -> None:
+    """A run's stored config without ``design``/``flip`` is the residual network with
+    flips; its checkpoint loads into the network that config builds."""
+    from core.training.config import TrainConfig
+    from core.training.network import build_image_model
+
+    old = TrainConfig(mode="scratch").to_dict()
+    del old["design"], old["flip"]
+    config = TrainConfig.from_dict(old)
+    assert (config.design, config.flip) == ("residual", True)
+    trained = build_model(ModelSpec(n_tasks=2, width=8, design="residual"))
+    config.width = 8
+    rebuilt, _spec = build_image_model(config, 2)
+    rebuilt.load_state_dict(trained.state_dict())
+    with pytest.raises(RuntimeError):
+        build_model(ModelSpec(n_tasks=2, width=8)).load_state_dict(trained.state_dict())
+
+
+def test_flips_only_when_asked() -> None:
+    from core.training.augment import augment_batch
+
+    x = torch.zeros(8, 1, 16, 16)
+    x[:, :, :, :4] = 1.0  # a bright band on the left edge
+    for flip, expect_right in ((False, False), (True, True)):
+        out = augment_batch(x, torch.Generator().manual_seed(0), max_shift=2, flip=flip)
+        right_bright = (out[:, 0, :, -2:].mean(dim=(1, 2)) > 0.5).any().item()
+        assert right_bright is expect_right

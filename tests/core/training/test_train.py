@@ -196,3 +196,17 @@ def test_predict_again_after_new_images_covers_them(demo_project: Project, tmp_p
     assert n == len(image_ids) == len(take_snapshot(demo_project, 0.3).items)
     assert runs.get_run(demo_project, info.id).predictions_complete
     assert not np.isnan(probs).any()
+
+
+def test_a_single_labelled_training_image_trains(tmp_path: Any) -> None:
+    """The hidden layer's batch norm needs two images; a project with one labelled
+    training image still trains (the lone image is repeated in its batch)."""
+    from core.demo import create_demo
+
+    create_demo(tmp_path / "one", images=12, unknown_fraction=1.0, seed=2)
+    with Project.open(tmp_path / "one") as project:
+        snap = take_snapshot(project, 0.3)
+        row = int(np.flatnonzero(~snap.is_val)[0])
+        set_cells(project, [(snap.items[row].image_id, snap.task_ids[0], 1)])
+        info, _events = run(project)
+    assert info.status == "done", info.error
