@@ -55,6 +55,7 @@ CLI_SETTINGS = (
     "seed",
     "no_augment",
     "flip",
+    "patience",
     "design",
     "max_steps",
     "threads",

@@ -81,6 +81,12 @@ def register(sub: Any) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", type=int, metavar="RUN", help="start from a run's weights")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=4,
+        help="stop when this many epochs in a row did not improve validation (0: never)",
+    )
     p.add_argument("--no-augment", action="store_true", help="no flips or shifts")
     p.add_argument(
         "--flip",
@@ -213,6 +219,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         augment=not args.no_augment,
         flip=args.flip,
+        patience=args.patience,
         design=args.design,
         max_steps=args.max_steps,
         threads=args.threads,

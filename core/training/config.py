@@ -61,6 +61,10 @@ class TrainConfig:
     device: DeviceChoice = "auto"
     seed: int = 0
     init_from: int | None = None
+    patience: int = 4
+    """Early stopping: end the run when this many epochs in a row did not beat the best
+    epoch's validation (mean AP, then loss); 0 trains every epoch. The best epoch is
+    kept either way."""
     augment: bool = True
     flip: bool = False
     """Random horizontal flips among the augmentations (scratch and finetune): right for
@@ -94,6 +98,8 @@ class TrainConfig:
             problems.append("--val-fraction must be at least 0 and below 1")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             problems.append(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
+        if not (0 <= self.patience <= 1000):
+            problems.append("--patience must be between 0 (no early stopping) and 1000")
         if self.max_steps is not None and self.max_steps < 1:
             problems.append("--max-steps must be at least 1")
         if self.mode not in MODES:
@@ -129,4 +135,5 @@ class TrainConfig:
         # whenever augmentation was on.
         values.setdefault("design", "residual")
         values.setdefault("flip", values.get("augment", True))
+        values.setdefault("patience", 0)
         return cls(**values)

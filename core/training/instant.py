@@ -236,5 +236,5 @@ def _fit(
         recorder.end_epoch(
             epoch, train_loss, val_probs, data.val_rows, progress.seconds(), head.state_dict
         )
-        if step >= total_steps:
+        if step >= total_steps or recorder.stop_early(epoch):
             break

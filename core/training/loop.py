@@ -250,7 +250,7 @@ def _train(
         recorder.end_epoch(
             epoch, train_loss, val_probs, val_rows, progress.seconds(), model.state_dict
         )
-        if step >= total_steps:
+        if step >= total_steps or recorder.stop_early(epoch):
             break
 
     best = recorder.best

@@ -129,6 +129,7 @@ class EpochRecorder:
         self.emit = emit
         self.best: dict[str, Any] | None = None
         self._best_key: tuple[float, float] | None = None
+        self._since_best = 0
 
     def end_epoch(
         self,
@@ -154,6 +155,7 @@ class EpochRecorder:
             -val_loss if val_loss is not None else float(epoch),
         )
         improved = self._best_key is None or key > self._best_key
+        self._since_best = 0 if improved else self._since_best + 1
         if improved:
             self._best_key = key
             self.best = {
@@ -178,6 +180,23 @@ class EpochRecorder:
             }
         )
         return improved
+
+    def stop_early(self, epoch: int) -> bool:
+        """True when ``config.patience`` epochs in a row did not improve on the best and
+        epochs remain: says so in an ``info`` event (the run then ends as done)."""
+        patience = self.config.patience
+        if not patience or self._since_best < patience or epoch >= self.config.epochs:
+            return False
+        assert self.best is not None
+        self.emit(
+            {
+                "event": "info",
+                "message": f"stopped early after epoch {epoch} of {self.config.epochs}: "
+                f"validation has not improved for {patience} epochs (--patience); "
+                f"keeping epoch {self.best['epoch']}",
+            }
+        )
+        return True
 
     def _save_best(self) -> None:
         assert self.best is not None

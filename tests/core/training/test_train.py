@@ -210,3 +210,22 @@ def test_a_single_labelled_training_image_trains(tmp_path: Any) -> None:
         set_cells(project, [(snap.items[row].image_id, snap.task_ids[0], 1)])
         info, _events = run(project)
     assert info.status == "done", info.error
+
+
+@pytest.mark.parametrize("patience, epochs_run", [(2, 3), (0, 5)])
+def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch, patience: int, epochs_run: int
+) -> None:
+    """Validation that peaks at epoch 1: with --patience 2 the run stops after epoch 3,
+    says why and keeps epoch 1; with 0 it trains every epoch."""
+    import core.training.records as records
+
+    headlines = iter([0.9, 0.5, 0.6, 0.7, 0.8])
+    monkeypatch.setattr(records, "mean_ap", lambda _metrics: next(headlines))
+    info, events = run(demo_project, epochs=5, patience=patience)
+    assert info.status == "done", info.error
+    assert info.epochs_done == epochs_run and info.best_epoch == 1
+    stopped = [e["message"] for e in events if "stopped early" in e.get("message", "")]
+    assert len(stopped) == (1 if patience else 0)
+    if patience:
+        assert "after epoch 3 of 5" in stopped[0] and "keeping epoch 1" in stopped[0]
