@@ -19,6 +19,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from core.runs import TaskMetricRow
+from core.training.metrics import unreliable_reason
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROW_FIELDS = tuple(f.name for f in dataclasses.fields(TaskMetricRow))
@@ -84,11 +85,22 @@ def _prevalence_text(row: TaskMetricRow) -> str:
     return "n/a" if p is None else f"{p:.3f}"
 
 
+def _unreliable(row: TaskMetricRow) -> str | None:
+    if row.ap is None or row.val_present is None or row.val_absent is None:
+        return None
+    return unreliable_reason(row.val_present, row.val_absent)
+
+
 def _note(row: TaskMetricRow) -> str:
-    """ "n/a — no present cells in validation (0 present, 6 absent); precision: …"."""
-    if not row.na_reason:
-        return ""
-    return "n/a — " + row.na_reason.replace("precision n/a: ", "precision: ")
+    """ "n/a — no present cells in validation (0 present, 6 absent); precision: …", or
+    "AP unreliable: 3 present cells in validation …" for a task with an AP on too few."""
+    parts = []
+    if row.na_reason:
+        parts.append("n/a — " + row.na_reason.replace("precision n/a: ", "precision: "))
+    unreliable = _unreliable(row)
+    if unreliable:
+        parts.append(unreliable)
+    return "; ".join(parts)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -128,11 +140,12 @@ COLUMNS: tuple[Column, ...] = (
     _metric("f1", "F1", "Harmonic mean of precision and recall at the threshold"),
     _metric("threshold", "Threshold", "Probability at or above which a cell counts as present", 2),
     Column(
-        "Why n/a",
-        "Why a metric of this task could not be computed",
+        "Notes",
+        "Why a metric of this task could not be computed, or why its AP is not to be "
+        "trusted (fewer than 10 validation cells of a class: not in the mean AP)",
         "",
         _note,
-        lambda r: r.na_reason or "",
+        _note,
         numeric=False,
         na_text=True,
     ),

@@ -41,6 +41,8 @@ import numpy.typing as npt
 # With fewer known positives than this, a tuned threshold is noise: use 0.5.
 MIN_POSITIVES_FOR_TUNING = 3
 DEFAULT_THRESHOLD = 0.5
+MIN_RELIABLE_CELLS = 10
+"""A task's validation AP counts in the headline only with this many cells of each class."""
 # Probabilities are clipped to [EPS, 1 - EPS] for the loss.
 EPS = 1e-7
 # F1 values this close to the best count as ties (then the higher threshold wins).
@@ -315,3 +317,22 @@ def mean_ap(metrics: Sequence[TaskMetrics]) -> float | None:
     """Mean AP over the tasks that have one; None if no task has one."""
     aps = [m.ap for m in metrics if m.ap is not None]
     return float(np.mean(aps)) if aps else None
+
+
+def unreliable_reason(present: int, absent: int) -> str | None:
+    """Why an AP on ``present`` / ``absent`` validation cells cannot be trusted, or None:
+    with fewer than ``MIN_RELIABLE_CELLS`` of a class one cell moves it by a tenth."""
+    fewest, which = min((present, "present"), (absent, "absent"))
+    if fewest >= MIN_RELIABLE_CELLS:
+        return None
+    return (
+        f"AP unreliable: {fewest} {which} cell{'s' if fewest != 1 else ''} in validation "
+        f"(fewer than {MIN_RELIABLE_CELLS}); left out of the mean AP"
+    )
+
+
+def headline_ap(metrics: Sequence[TaskMetrics]) -> float | None:
+    """The run's mean AP: over the tasks whose AP is reliable (``unreliable_reason``),
+    over every task with an AP when none is."""
+    reliable = [m for m in metrics if not unreliable_reason(m.val_present, m.val_absent)]
+    return mean_ap(reliable) if mean_ap(reliable) is not None else mean_ap(metrics)

@@ -22,7 +22,7 @@ from core.training.backbones import BackboneSpec
 from core.training.checkpoint import save_checkpoint
 from core.training.config import TrainConfig
 from core.training.errors import RunFailed
-from core.training.metrics import TaskMetrics, mean_ap, task_metrics
+from core.training.metrics import TaskMetrics, headline_ap, task_metrics, unreliable_reason
 from core.training.snapshot import LabelSnapshot, take_snapshot
 
 Emit = Callable[[dict[str, Any]], None]
@@ -142,7 +142,9 @@ class EpochRecorder:
     ) -> bool:
         """Store the epoch; save ``state()`` as the checkpoint when it is the best yet."""
         val_loss, metrics = validation_scores(val_probs, self.snap, val_rows)
-        headline = mean_ap(metrics)
+        headline = headline_ap(metrics)
+        if epoch == 1:
+            self._warn_small_validation(metrics)
         rows_out = metric_rows(metrics, self.snap, epoch)
         runs.record_epoch(
             self.project,
@@ -180,6 +182,23 @@ class EpochRecorder:
             }
         )
         return improved
+
+    def _warn_small_validation(self, metrics: list[TaskMetrics]) -> None:
+        small = [
+            f"{m.name} ({m.val_present} present, {m.val_absent} absent)"
+            for m in metrics
+            if m.ap is not None and unreliable_reason(m.val_present, m.val_absent)
+        ]
+        if small:
+            self.emit(
+                {
+                    "event": "warning",
+                    "message": "validation too small to trust the AP of "
+                    + ", ".join(small)
+                    + ": fewer than 10 known cells of a class; left out of the mean AP "
+                    "(label more images of these tasks)",
+                }
+            )
 
     def stop_early(self, epoch: int) -> bool:
         """True when ``config.patience`` epochs in a row did not improve on the best and

@@ -260,13 +260,21 @@ def test_metrics_table_shows_why_a_metric_is_na(table: MetricsTable, qtmodeltest
     assert model.data(ok, Qt.ItemDataRole.ForegroundRole) is None
     note = model.index(1, model.columnCount() - 1)
     assert model.data(note) == f"n/a — {reason}"
-    assert model.data(model.index(0, model.columnCount() - 1)) == ""
+    # car's AP rests on 4 present cells: shown, and said to be unreliable.
+    assert model.data(model.index(0, model.columnCount() - 1)) == (
+        "AP unreliable: 4 present cells in validation (fewer than 10); left out of the mean AP"
+    )
     assert model.data(model.index(1, 2)) == "0 / 6 / 2"
     assert prevalence(table.rows()[0]) == 0.4
-    table.set_rows([row("x", 0.5, "precision n/a: nothing predicted present")])
+    table.set_rows([row("x", None, "precision n/a: nothing predicted present")])
     assert model.data(model.index(0, model.columnCount() - 1)) == (
         "n/a — precision: nothing predicted present"
     )
+    enough = TaskMetricRow(
+        1, "y", 1, 40, 40, 0, 12, 30, 0, 0.4, 0.8, 0.8, 0.7, 0.6, 0.65, 0.5, None
+    )  # fmt: skip
+    table.set_rows([enough])
+    assert model.data(model.index(0, model.columnCount() - 1)) == ""
 
 
 def test_charts_show_a_finished_run() -> None:

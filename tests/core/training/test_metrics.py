@@ -342,3 +342,17 @@ def test_metrics_are_plain_python_numbers() -> None:
         for f in dataclasses.fields(m):
             value = getattr(m, f.name)
             assert value is None or type(value) in (int, float, str), (f.name, type(value))
+
+
+def test_an_ap_on_fewer_than_ten_cells_of_a_class_is_left_out_of_the_headline() -> None:
+    from core.training.metrics import headline_ap, mean_ap, unreliable_reason
+
+    rng = np.random.default_rng(0)
+    y = np.array([[1, 1]] * 12 + [[0, 0]] * 30)
+    y[3:, 1] = 0  # task b: only 3 present cells
+    p = np.clip(y + rng.normal(0, 0.6, y.shape), 0, 1)
+    metrics = task_metrics(p, y, [1, 2], ["a", "b"])
+    assert unreliable_reason(metrics[0].val_present, metrics[0].val_absent) is None
+    assert "3 present cells" in str(unreliable_reason(metrics[1].val_present, 39))
+    assert headline_ap(metrics) == metrics[0].ap != mean_ap(metrics)
+    assert headline_ap(metrics[1:]) == metrics[1].ap  # none reliable: every AP counts

@@ -229,3 +229,17 @@ def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(
     assert len(stopped) == (1 if patience else 0)
     if patience:
         assert "after epoch 3 of 5" in stopped[0] and "keeping epoch 1" in stopped[0]
+
+
+def test_a_task_with_a_tiny_validation_is_warned_about(demo_project: Project) -> None:
+    snap = take_snapshot(demo_project, 0.3)
+    info, events = run(demo_project)
+    assert info.status == "done", info.error
+    small = [
+        name
+        for name, c in snap.counts.items()
+        if 0 < min(c["val_present"], c["val_absent"]) < 10
+    ]
+    warnings = [e["message"] for e in events if "validation too small" in e.get("message", "")]
+    assert small, "the demo fixture's validation is meant to be small"
+    assert len(warnings) == 1 and all(name in warnings[0] for name in small)
