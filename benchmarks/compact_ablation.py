@@ -127,8 +127,10 @@ def main() -> None:
         ).numpy()
     value = hidden_map(probs, snap, truth)
     shown = "n/a" if value is None else f"{value:.3f}"
-    print(f"{' '.join(sys.argv[2:]) or 'plain'}: hidden-cell mAP {shown}  "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"{' '.join(sys.argv[2:]) or 'plain'}: hidden-cell mAP {shown}  "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
 
 if __name__ == "__main__":

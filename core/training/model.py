@@ -145,9 +145,7 @@ class SeparateNets(nn.Module):
         self, n_tasks: int, width: int = 24, hidden: int = 0, design: str = "blocks"
     ) -> None:
         super().__init__()
-        self.nets = nn.ModuleList(
-            MultiTaskNet(1, width, hidden, design) for _ in range(n_tasks)
-        )
+        self.nets = nn.ModuleList(MultiTaskNet(1, width, hidden, design) for _ in range(n_tasks))
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([net(x) for net in self.nets], dim=1)

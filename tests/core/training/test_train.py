@@ -236,9 +236,7 @@ def test_a_task_with_a_tiny_validation_is_warned_about(demo_project: Project) ->
     info, events = run(demo_project)
     assert info.status == "done", info.error
     small = [
-        name
-        for name, c in snap.counts.items()
-        if 0 < min(c["val_present"], c["val_absent"]) < 10
+        name for name, c in snap.counts.items() if 0 < min(c["val_present"], c["val_absent"]) < 10
     ]
     warnings = [e["message"] for e in events if "validation too small" in e.get("message", "")]
     assert small, "the demo fixture's validation is meant to be small"
