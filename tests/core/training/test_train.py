@@ -221,7 +221,7 @@ def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(
     import core.training.records as records
 
     headlines = iter([0.9, 0.5, 0.6, 0.7, 0.8])
-    monkeypatch.setattr(records, "mean_ap", lambda _metrics: next(headlines))
+    monkeypatch.setattr(records, "headline_ap", lambda _metrics: next(headlines))
     info, events = run(demo_project, epochs=5, patience=patience)
     assert info.status == "done", info.error
     assert info.epochs_done == epochs_run and info.best_epoch == 1
