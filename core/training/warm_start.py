@@ -97,6 +97,11 @@ def warm_start(
             f"--init-from: run {source_run} used the backbone {old_spec.name}, this run "
             f"{spec.name}; start from a run with the same backbone"
         )
+    if spec.arch == "compact" and old_cfg.design != config.design:
+        raise UserError(
+            f"--init-from: run {source_run} is the {old_cfg.design} compact network, this "
+            f"run the {config.design} one; add --design {old_cfg.design} to start from it"
+        )
     state, what = _mapped_state(ckpt["model"], old_mode, model, config.mode, source_run)
     own = model.state_dict()
     head_keys = (f"{prefix}heads.weight", f"{prefix}heads.bias")

@@ -241,3 +241,14 @@ def test_a_task_with_a_tiny_validation_is_warned_about(demo_project: Project) ->
     warnings = [e["message"] for e in events if "validation too small" in e.get("message", "")]
     assert small, "the demo fixture's validation is meant to be small"
     assert len(warnings) == 1 and all(name in warnings[0] for name in small)
+
+
+def test_starting_from_a_run_of_the_other_compact_design_says_which_to_use(
+    demo_project: Project,
+) -> None:
+    old, _ = run(demo_project, design="residual")
+    refused, _ = run(demo_project, init_from=old.id)
+    assert refused.status == "failed"
+    assert refused.error is not None and "--design residual" in refused.error
+    resumed, _ = run(demo_project, init_from=old.id, design="residual")
+    assert resumed.status == "done", resumed.error
