@@ -7,8 +7,10 @@ no Qt here: the window calls these directly.
 
 Conventions (the metrics' ones, see ``core.training.metrics``):
 
-* A task's **threshold** ``t`` is the run's best epoch's (chosen on validation);
-  0.5 where the run has none for the task.
+* A task's **threshold** ``t`` is the one the user chose in the window for this run
+  (``core.thresholds``), else the run's best epoch's: 0.5 on calibrated
+  probabilities for runs since calibration, the maximum-F1 point on validation for
+  older runs; 0.5 where the run has none for the task.
 * The model **predicts present** when ``p >= t``, else absent.
 * The **margin** of a cell is ``|p - t|``: the smaller, the less sure the model is
   (for one sigmoid output entropy and margin rank cells alike).
@@ -221,8 +223,9 @@ def _check_run(session: Session, run_id: int) -> Run:
 
 def _thresholds(session: Session, run: Run) -> dict[int, float]:
     epoch = run.best_epoch or run.epochs_done
+    chosen = func.coalesce(RunTaskMetric.user_threshold, RunTaskMetric.threshold)
     rows = session.execute(
-        select(RunTaskMetric.task_id, RunTaskMetric.threshold).where(
+        select(RunTaskMetric.task_id, chosen).where(
             RunTaskMetric.run_id == run.id, RunTaskMetric.epoch == epoch
         )
     )

@@ -83,6 +83,18 @@ class TaskMetricRow:
     f1: float | None
     threshold: float | None
     na_reason: str | None
+    calibration_slope: float | None = None
+    calibration_intercept: float | None = None
+    ece_raw: float | None = None
+    """Validation ECE of the network's own probabilities (calibrated runs only)."""
+    ece: float | None = None
+    """Validation ECE of the calibrated probabilities, which the run stores."""
+    user_threshold: float | None = None
+    """A threshold chosen in the window, used instead of ``threshold``."""
+
+    @property
+    def decision_threshold(self) -> float | None:
+        return self.user_threshold if self.user_threshold is not None else self.threshold
 
 
 def backbone_label(backbone: str) -> str:
@@ -198,6 +210,25 @@ def record_epoch(
             .where(Run.id == run_id)
             .values(epochs_done=epoch.epoch, heartbeat_at=utcnow())
         )
+
+
+def record_calibration(
+    project: Project, run_id: int, epoch: int, updates: Sequence[dict[str, Any]]
+) -> None:
+    """Per-task columns of one epoch's metrics (each dict: ``task_id`` and the columns),
+    in one transaction: the calibration of the best epoch and what it changed."""
+    with project.transaction() as session:
+        for values in updates:
+            cols = {k: v for k, v in values.items() if k != "task_id"}
+            session.execute(
+                update(RunTaskMetric)
+                .where(
+                    RunTaskMetric.run_id == run_id,
+                    RunTaskMetric.epoch == epoch,
+                    RunTaskMetric.task_id == values["task_id"],
+                )
+                .values(**cols)
+            )
 
 
 def begin_predictions(project: Project, run_id: int) -> None:
@@ -371,6 +402,11 @@ def run_task_metrics(
                 m.f1,
                 m.threshold,
                 m.na_reason,
+                m.calibration_slope,
+                m.calibration_intercept,
+                m.ece_raw,
+                m.ece,
+                m.user_threshold,
             )
             for m, name in rows
         ]

@@ -203,6 +203,14 @@ class RunTaskMetric(Base):
     f1: Mapped[float | None]
     threshold: Mapped[float | None]
     na_reason: Mapped[str | None] = mapped_column(Text)
+    # Set on the best epoch once the run is calibrated (core/training/calibration.py):
+    # the Platt map of the task's probabilities and the validation ECE before/after it.
+    calibration_slope: Mapped[float | None]
+    calibration_intercept: Mapped[float | None]
+    ece_raw: Mapped[float | None]
+    ece: Mapped[float | None]
+    # A threshold the user chose in the window; predictions use it instead of ``threshold``.
+    user_threshold: Mapped[float | None]
 
 
 class Prediction(Base):

@@ -57,6 +57,7 @@ from core import __version__, runs
 from core.errors import UserError
 from core.project import Project
 from core.training.backbones import COMPACT, BackboneSpec, base_spec, build_backbone
+from core.training.calibration import Calibration
 from core.training.checkpoint import load_checkpoint
 from core.training.config import TrainConfig
 from core.training.features import fold_batch_norms
@@ -64,6 +65,7 @@ from core.training.heads import build_head
 from core.training.image_cache import RECIPE
 from core.training.metrics import MIN_POSITIVES_FOR_TUNING, tuned_on
 from core.training.network import TransferNet, build_image_model
+from core.training.predict import checkpoint_calibration
 
 FORMAT = "mtlabel-model"
 VERSION = 1
@@ -104,21 +106,35 @@ class ProbabilityModel(nn.Module):
     The normalisation is the program's own (``model.to_model_input``, which computes
     the same as x / (255 std) − mean / std in place): the pixel values as float32,
     minus mean × 255, divided by std × 255, per channel.
+
+    The probabilities are the run's calibrated ones: each task's logit goes through
+    its Platt map (``slope · z + intercept``, identity for runs from before
+    calibration) before the sigmoid, as the program's stored predictions do.
     """
 
     mean255: Tensor
     std255: Tensor
+    slope: Tensor
+    intercept: Tensor
 
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        mean: Sequence[float],
+        std: Sequence[float],
+        calibration: Calibration,
+    ) -> None:
         super().__init__()
         self.net = net
         self.register_buffer("mean255", torch.tensor(tuple(mean)).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std255", torch.tensor(tuple(std)).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("slope", torch.tensor(calibration.slope, dtype=torch.float32))
+        self.register_buffer("intercept", torch.tensor(calibration.intercept, dtype=torch.float32))
 
     def forward(self, images: Tensor) -> Tensor:
         x = images.permute(0, 3, 1, 2).float()
         x = ((x - self.mean255) / self.std255).contiguous()
-        return torch.sigmoid(self.net(x).float())
+        return torch.sigmoid(self.net(x).float() * self.slope + self.intercept)
 
 
 @dataclass
@@ -133,6 +149,8 @@ class _Loaded:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     ckpt: dict[str, Any]
+    calibrated: bool
+    """Whether the run fitted a calibration (runs from before it did not)."""
 
 
 # -- the network ---------------------------------------------------------------------
@@ -225,10 +243,12 @@ def load_for_export(project: Project, run_id: int) -> _Loaded:
     std = _floats3(given.get("std", spec.std), "standard deviation", run_id)
     if not all(v > 0 for v in std):
         raise UserError(f"the checkpoint of run {run_id} is damaged: a zero standard deviation")
-    model = ProbabilityModel(folded, mean, std).eval()
+    calibration = checkpoint_calibration(ckpt, run_id)
+    model = ProbabilityModel(folded, mean, std, calibration).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return _Loaded(model, config, spec, mode, size, mean, std, ckpt)
+    calibrated = isinstance(ckpt.get("calibration"), dict)
+    return _Loaded(model, config, spec, mode, size, mean, std, ckpt, calibrated)
 
 
 # -- writing -------------------------------------------------------------------------
@@ -390,6 +410,23 @@ def _why_default(m: runs.TaskMetricRow | None) -> str:
     return f"no validation threshold ({m.na_reason})" if m.na_reason else "no validation threshold"
 
 
+def _threshold(
+    stored: float | None, m: runs.TaskMetricRow | None, calibrated: bool
+) -> tuple[float, str]:
+    """(threshold, where it comes from) of one task for the sidecar."""
+    if m is not None and m.user_threshold is not None:
+        return float(m.user_threshold), "chosen by the user in the window"
+    chosen = stored is not None and math.isfinite(float(stored))
+    if calibrated:
+        value = float(stored) if stored is not None and chosen else DEFAULT_THRESHOLD
+        return value, "0.5 on calibrated probabilities: present is the more likely value"
+    if chosen and m is not None and not tuned_on(m.val_present, m.val_absent):
+        chosen = False  # choose_threshold fell back to 0.5 (it stores that 0.5)
+    if chosen and stored is not None:
+        return float(stored), "validation (maximum F1)"
+    return DEFAULT_THRESHOLD, f"default 0.5: {_why_default(m)}"
+
+
 def _sidecar(
     project: Project,
     run_id: int,
@@ -406,23 +443,30 @@ def _sidecar(
     metrics = {
         m.task_id: m for m in runs.run_task_metrics(project, run_id, int(epoch) if epoch else None)
     }
+    model = loaded.model
     tasks = []
     for index, (task_id, name, threshold) in enumerate(
         zip(task_ids, names, thresholds, strict=True)
     ):
         m = metrics.get(task_id)
-        chosen = threshold is not None and math.isfinite(float(threshold))
-        if chosen and m is not None and not tuned_on(m.val_present, m.val_absent):
-            chosen = False  # choose_threshold fell back to 0.5 (it stores that 0.5)
+        value, source = _threshold(threshold, m, loaded.calibrated)
         tasks.append(
             {
                 "index": index,
                 "name": name,
                 "id": task_id,
-                "threshold": float(threshold) if chosen else DEFAULT_THRESHOLD,
-                "threshold_source": "validation (maximum F1)"
-                if chosen
-                else f"default 0.5: {_why_default(m)}",
+                "threshold": value,
+                "threshold_source": source,
+                "calibration": {
+                    "method": "Platt scaling on validation: p = sigmoid(slope * logit + "
+                    "intercept), applied inside the model",
+                    "slope": float(model.slope[index]),
+                    "intercept": float(model.intercept[index]),
+                    "ece_before": m.ece_raw if m else None,
+                    "ece_after": m.ece if m else None,
+                }
+                if loaded.calibrated
+                else None,
                 "validation": None
                 if m is None
                 else {
@@ -483,7 +527,7 @@ def _sidecar(
         "output": {
             "name": "probabilities",
             "shape": ["N", len(task_ids)],
-            "kind": "probabilities",
+            "kind": "calibrated probabilities" if loaded.calibrated else "probabilities",
             "activation": "sigmoid, applied inside the model (independent per task, not softmax)",
             "order": "tasks[i] is column i",
             "decision": "present when probability >= the task's threshold, else absent",

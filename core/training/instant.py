@@ -30,7 +30,8 @@ from core.training.features import FeatureSet, gather
 from core.training.head_optim import OneCycleAdamW
 from core.training.heads import build_head
 from core.training.loss import multitask_loss, positive_weights
-from core.training.predict import write_run_predictions
+from core.training.calibration import Calibration
+from core.training.predict import probabilities, write_run_predictions
 from core.training.progress import EpochProgress, Heartbeat
 from core.training.records import EpochRecorder, checked_snapshot, record_snapshot
 from core.training.snapshot import LabelSnapshot
@@ -51,14 +52,17 @@ EVAL_BATCH = 4096
 
 
 @torch.no_grad()
-def head_probabilities(head: nn.Module, features: Tensor, rows: np.ndarray) -> np.ndarray:
-    """Sigmoid outputs (len(rows), T) of the head on the given rows of ``features``."""
+def head_probabilities(
+    head: nn.Module, features: Tensor, rows: np.ndarray, calibration: Calibration | None = None
+) -> np.ndarray:
+    """Sigmoid outputs (len(rows), T) of the head on the given rows of ``features``
+    (calibrated when ``calibration`` is given)."""
     head.eval()
     out = []
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
     for start in range(0, len(index), EVAL_BATCH):
         chunk = index[start : start + EVAL_BATCH].to(features.device)
-        out.append(torch.sigmoid(head(features[chunk]).float()).cpu())
+        out.append(probabilities(head(features[chunk]), calibration).cpu())
     head.train()
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
@@ -152,11 +156,12 @@ def train_instant(
     best = recorder.best
     assert best is not None
     head.load_state_dict(best["state"])
+    calibration = recorder.calibrate()
     emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
     write_run_predictions(
         project,
         run_id,
-        lambda rows: head_probabilities(head, data.base, rows),
+        lambda rows: head_probabilities(head, data.base, rows, calibration),
         features.ok,
         snap,
         emit,

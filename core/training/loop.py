@@ -256,8 +256,9 @@ def _train(
     best = recorder.best
     assert best is not None
     model.load_state_dict(best["state"])
+    calibration = recorder.calibrate()
     emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
-    score = image_scorer(model, data.images, device, spec)
+    score = image_scorer(model, data.images, device, spec, calibration)
     write_run_predictions(project, run_id, score, data.ok, snap, emit, cancel, finish_as="done")
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 

@@ -164,7 +164,10 @@ def tuned_on(present: int, absent: int) -> bool:
 
 
 def choose_threshold(probs: np.ndarray, y: np.ndarray) -> float:
-    """The threshold that maximises F1 over the precision-recall curve.
+    """The threshold that maximises F1 over the precision-recall curve (the window
+    offers it as a hint when a user moves a threshold; runs decide at 0.5 on
+    calibrated probabilities instead, which a small validation set cannot push to
+    an extreme).
 
     ``probs`` are 1-d probabilities, ``y`` the matching 0/1 targets (known cells
     only). Candidates are the distinct probabilities (predict present when
@@ -238,7 +241,7 @@ def _one_task(
         ap = _average_precision(tps, fps)
         auc = _roc_auc(tps, fps)
 
-    t = threshold if threshold is not None else choose_threshold(p, y)
+    t = threshold if threshold is not None else DEFAULT_THRESHOLD
     predicted = p >= t
     tp = int((predicted & (y == PRESENT)).sum())
     fp = int((predicted & (y == ABSENT)).sum())
@@ -278,8 +281,9 @@ def task_metrics(
 
     ``probs`` is (n, T) in [0, 1]; ``targets`` is (n, T) with 1 / 0 / -1
     (unknown). With ``thresholds`` None (or a None entry) the task's threshold
-    is chosen here with :func:`choose_threshold`; a given threshold is used as
-    is (and reported even for a task without known cells). Raises ValueError
+    is ``DEFAULT_THRESHOLD`` (0.5: the decision on calibrated probabilities, see
+    ``calibration.py``); a given threshold is used as is (and reported even for a
+    task without known cells). Raises ValueError
     for NaN/inf or out-of-range probabilities and for mismatched shapes.
     """
     p = _as_probs(probs, 2)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from core import runs
 from core.project import Project
 from core.training.backbones import BackboneSpec
+from core.training.calibration import Calibration
 from core.training.device import DeviceInfo, select_device
 from core.training.errors import RunFailed, TrainingCancelled
 from core.training.model import MEAN, STD, to_model_input
@@ -33,8 +34,10 @@ def predict_array(
     batch_size: int,
     mean: Sequence[float] = MEAN,
     std: Sequence[float] = STD,
+    calibration: Calibration | None = None,
 ) -> np.ndarray:
-    """Probabilities (len(rows), T) for the given rows of the uint8 image tensor."""
+    """Probabilities (len(rows), T) for the given rows of the uint8 image tensor
+    (calibrated when ``calibration`` is given)."""
     model.eval()
     out = []
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
@@ -47,11 +50,21 @@ def predict_array(
             enabled=device.amp_dtype is not None,
         ):
             logits = model(x)
-        out.append(torch.sigmoid(logits.float()).cpu())
+        out.append(probabilities(logits, calibration).cpu())
     model.train()
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(out).numpy()
+
+
+def probabilities(logits: Tensor, calibration: Calibration | None = None) -> Tensor:
+    """sigmoid(logits), through the per-task calibration map when one is given."""
+    z = logits.float()
+    if calibration is not None:
+        slope = torch.as_tensor(calibration.slope, dtype=torch.float32, device=z.device)
+        intercept = torch.as_tensor(calibration.intercept, dtype=torch.float32, device=z.device)
+        z = z * slope + intercept
+    return torch.sigmoid(z)
 
 
 Score = Callable[[np.ndarray], np.ndarray]
@@ -93,12 +106,19 @@ def write_run_predictions(
 
 
 def image_scorer(
-    model: nn.Module, images: Tensor, device: DeviceInfo, spec: BackboneSpec | None = None
+    model: nn.Module,
+    images: Tensor,
+    device: DeviceInfo,
+    spec: BackboneSpec | None = None,
+    calibration: Calibration | None = None,
 ) -> Score:
-    """Scores rows of a uint8 image tensor with a whole network (an inference copy)."""
+    """Scores rows of a uint8 image tensor with a whole network (an inference copy),
+    calibrated when ``calibration`` is given."""
     mean, std = (spec.mean, spec.std) if spec is not None else (MEAN, STD)
     fast, fast_device = inference_copy(model, device)
-    return lambda rows: predict_array(fast, images, rows, fast_device, PREDICT_BATCH, mean, std)
+    return lambda rows: predict_array(
+        fast, images, rows, fast_device, PREDICT_BATCH, mean, std, calibration
+    )
 
 
 def inference_copy(model: nn.Module, device: DeviceInfo) -> tuple[nn.Module, DeviceInfo]:
@@ -143,12 +163,25 @@ def predict_run(
     device = select_device(device_choice)
     snap = take_snapshot(project, config.val_fraction)
     snap.task_ids = task_ids
+    calibration = checkpoint_calibration(ckpt, run_id)
     if ckpt.get("mode") == "instant":
-        score, ok = _instant_scorer(project, run_id, ckpt, config, snap, device, emit, cancel)
+        score, ok = _instant_scorer(
+            project, run_id, ckpt, config, snap, device, emit, cancel, calibration
+        )
     else:
-        score, ok = _image_scorer(project, ckpt, config, snap, device, emit, cancel)
+        score, ok = _image_scorer(project, ckpt, config, snap, device, emit, cancel, calibration)
     write_run_predictions(project, run_id, score, ok, snap, emit, cancel)
     return int(ok.sum())
+
+
+def checkpoint_calibration(ckpt: dict[str, Any], run_id: int) -> Calibration:
+    """The calibration a checkpoint stored (identity for runs from before calibration)."""
+    from core.errors import UserError
+
+    try:
+        return Calibration.from_dict(ckpt.get("calibration"), len(ckpt["task_ids"]))
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"the checkpoint of run {run_id} is damaged: {exc}") from exc
 
 
 def _checkpoint_spec(ckpt: dict[str, Any], width: int) -> BackboneSpec:
@@ -167,6 +200,7 @@ def _image_scorer(
     device: DeviceInfo,
     emit: Callable[[dict[str, Any]], None],
     cancel: Callable[[], bool],
+    calibration: Calibration,
 ) -> tuple[Score, np.ndarray]:
     import dataclasses
 
@@ -190,7 +224,7 @@ def _image_scorer(
     images = torch.from_numpy(array)
     if device.device.type != "cpu":
         images = images.to(device.device)
-    return image_scorer(model, images, device, spec), ok
+    return image_scorer(model, images, device, spec, calibration), ok
 
 
 def _instant_scorer(
@@ -202,6 +236,7 @@ def _instant_scorer(
     device: DeviceInfo,
     emit: Callable[[dict[str, Any]], None],
     cancel: Callable[[], bool],
+    calibration: Calibration,
 ) -> tuple[Score, np.ndarray]:
     from core.training.backbones import feature_backbone
     from core.training.features import gather
@@ -223,4 +258,4 @@ def _instant_scorer(
     head.load_state_dict(ckpt["model"])
     head = head.to(device.device)
     base = torch.from_numpy(features.base).to(device.device)
-    return (lambda rows: head_probabilities(head, base, rows)), features.ok
+    return (lambda rows: head_probabilities(head, base, rows, calibration)), features.ok

@@ -18,7 +18,9 @@ from torch import Tensor
 
 from core import runs
 from core.project import Project
+from core.thresholds import save_validation
 from core.training.backbones import BackboneSpec
+from core.training.calibration import Calibration, fit_calibration, task_eces
 from core.training.checkpoint import save_checkpoint
 from core.training.config import TrainConfig
 from core.training.errors import RunFailed
@@ -165,6 +167,8 @@ class EpochRecorder:
                 "epoch": epoch,
                 "mean_ap": headline,
                 "thresholds": [m.threshold for m in metrics],
+                "val_probs": np.array(val_probs, copy=True),
+                "val_rows": np.array(val_rows, copy=True),
             }
             self._save_best()
         self.emit(
@@ -217,6 +221,49 @@ class EpochRecorder:
         )
         return True
 
+    def calibrate(self) -> Calibration:
+        """Fit the best epoch's per-task calibration on its validation probabilities
+        (``calibration.py``) and store it: the best epoch's metrics at the calibrated
+        decision with the ECE before and after, ``best.pt`` (which then predicts
+        calibrated probabilities) and ``validation.npz`` (the window's threshold
+        dialog). Returns the map every stored prediction goes through."""
+        assert self.best is not None
+        best, snap = self.best, self.snap
+        probs, rows = best["val_probs"], best["val_rows"]
+        targets = snap.targets[rows]
+        n_tasks = len(snap.task_ids)
+        cal = fit_calibration(probs, targets) if len(rows) else Calibration.identity(n_tasks)
+        calibrated = cal.apply(probs) if len(rows) else probs
+        _, metrics = validation_scores(calibrated, snap, rows)
+        before = task_eces(probs, targets) if len(rows) else [None] * n_tasks
+        after = task_eces(calibrated, targets) if len(rows) else [None] * n_tasks
+        runs.record_calibration(
+            self.project,
+            self.run_id,
+            best["epoch"],
+            [
+                {
+                    "task_id": m.task_id,
+                    "calibration_slope": float(cal.slope[j]),
+                    "calibration_intercept": float(cal.intercept[j]),
+                    "ece_raw": before[j],
+                    "ece": after[j],
+                    "precision": m.precision,
+                    "recall": m.recall,
+                    "f1": m.f1,
+                    "threshold": m.threshold,
+                }
+                for j, m in enumerate(metrics)
+            ],
+        )
+        best["calibration"] = cal
+        best["thresholds"] = [m.threshold for m in metrics]
+        self._save_best()
+        image_ids = np.array([snap.items[r].image_id for r in rows], dtype=np.int64)
+        save_validation(self.run_dir, image_ids, snap.task_ids, calibrated, targets)
+        self.emit({"event": "info", "message": _calibration_message(cal, before, after)})
+        return cal
+
     def _save_best(self) -> None:
         assert self.best is not None
         best, snap, spec = self.best, self.snap, self.spec
@@ -231,6 +278,7 @@ class EpochRecorder:
                 "epoch": best["epoch"],
                 "mean_ap": best["mean_ap"],
                 "thresholds": best["thresholds"],
+                "calibration": best["calibration"].to_dict() if "calibration" in best else None,
                 "image_size": self.config.image_size,
                 "mode": self.config.mode,
                 "backbone": spec.to_dict(),
@@ -252,3 +300,24 @@ class EpochRecorder:
             best_epoch=best["epoch"],
             best_mean_ap=best["mean_ap"],
         )
+
+
+def _calibration_message(
+    cal: Calibration, before: list[float | None], after: list[float | None]
+) -> str:
+    fitted = [j for j in range(len(cal.cells)) if cal.cells[j] > 0]
+    if not fitted:
+        return (
+            "probabilities not calibrated: no task has both present and absent validation "
+            "cells (they are the network's own; read them with care)"
+        )
+    pairs = [(before[j], after[j]) for j in fitted]
+    b = float(np.mean([p[0] for p in pairs if p[0] is not None]))
+    a = float(np.mean([p[1] for p in pairs if p[1] is not None]))
+    rest = len(cal.cells) - len(fitted)
+    tail = f"; {rest} task(s) without both classes in validation kept as they are" if rest else ""
+    return (
+        f"calibrated the probabilities of {len(fitted)} task(s) on their validation cells "
+        f"(Platt scaling, shrunk towards no change): mean expected calibration error "
+        f"{b:.3f} → {a:.3f}{tail}"
+    )

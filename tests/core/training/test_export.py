@@ -35,7 +35,8 @@ from core.images.importer import import_images
 from core.labels import list_images, set_cells
 from core.project import Project
 from core.tasks import add_task, list_tasks
-from core.training.checkpoint import load_checkpoint
+from core.thresholds import set_user_threshold
+from core.training.checkpoint import load_checkpoint, save_checkpoint
 from core.training.export import EXPORT_FILES, FORMAT, export_run
 from core.training.image_cache import ImageCache
 from core.training.loop import train
@@ -147,11 +148,12 @@ def trained(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield Trained(project, run_id, paths)
 
 
-def test_a_threshold_too_few_labels_could_tune_is_called_the_default(
+def test_the_sidecar_says_where_each_threshold_comes_from(
     demo_template: Path, tmp_path: Path
 ) -> None:
-    """A task with two present labels: choose_threshold keeps 0.5, and the sidecar must
-    not call that 0.5 a validation maximum-F1 threshold."""
+    """A calibrated run decides at 0.5 and says so, with each task's map; a threshold the
+    user moved is exported as the user's; a checkpoint from before calibration keeps the
+    old wording (a rare task's 0.5 is the default, not a maximum-F1 point)."""
     root = tmp_path / "demo"
     shutil.copytree(demo_template, root, ignore=shutil.ignore_patterns("demo", "cache"))
     with Project.open(root) as project:
@@ -160,12 +162,36 @@ def test_a_threshold_too_few_labels_could_tune_is_called_the_default(
         set_cells(project, [(i, rare.id, 1 if n < 2 else 0) for n, i in enumerate(images)])
         run_id = train(project, tiny_config(epochs=1), lambda event: None)
         export_run(project, run_id, tmp_path / "m", onnx=False)
-    meta = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))
-    (entry,) = [t for t in meta["tasks"] if t["name"] == "rare"]
-    present = entry["validation"]["present"]
-    assert present < 3
-    assert entry["threshold"] == 0.5
+        set_user_threshold(project, run_id, rare.id, 0.3)
+        export_run(project, run_id, tmp_path / "user", onnx=False)
+        set_user_threshold(project, run_id, rare.id, None)
+        best = project.root / str(runs.get_run(project, run_id).checkpoint)
+        ckpt = load_checkpoint(best)
+        del ckpt["calibration"], ckpt["format"], ckpt["version"]
+        save_checkpoint(best, ckpt)
+        export_run(project, run_id, tmp_path / "old", onnx=False)
+
+    def rare_entry(folder: str) -> dict[str, Any]:
+        meta = json.loads((tmp_path / folder / "model.json").read_text(encoding="utf-8"))
+        (entry,) = [t for t in meta["tasks"] if t["name"] == "rare"]
+        return dict(entry, kind=meta["output"]["kind"])
+
+    entry = rare_entry("m")
+    assert (entry["threshold"], entry["kind"]) == (0.5, "calibrated probabilities")
     assert entry["threshold_source"] == (
+        "0.5 on calibrated probabilities: present is the more likely value"
+    )
+    assert entry["calibration"]["slope"] > 0
+    user = rare_entry("user")
+    assert (user["threshold"], user["threshold_source"]) == (
+        0.3,
+        "chosen by the user in the window",
+    )
+    old = rare_entry("old")
+    present = old["validation"]["present"]
+    assert present < 3
+    assert (old["threshold"], old["kind"], old["calibration"]) == (0.5, "probabilities", None)
+    assert old["threshold_source"] == (
         f"default 0.5: {present} present among the validation labels, too few to tune on "
         "(at least 3)"
     )
@@ -267,14 +293,16 @@ def test_the_sidecar_describes_tasks_thresholds_input_and_output(
     assert [t["index"] for t in meta["tasks"]] == list(range(len(tasks)))
     for entry in meta["tasks"]:
         m = metrics[entry["id"]]
-        if m.threshold is None or m.val_present < 3 or m.val_absent == 0:
-            # Too few validation labels: 0.5 is the default, not a tuned value.
-            assert entry["threshold"] == 0.5 and entry["threshold_source"].startswith(
-                "default 0.5: "
-            )
-        else:
-            assert entry["threshold"] == pytest.approx(m.threshold)
-            assert entry["threshold_source"] == "validation (maximum F1)"
+        assert entry["threshold"] == 0.5 == m.threshold
+        assert entry["threshold_source"].startswith("0.5 on calibrated probabilities")
+        fitted = m.val_present > 0 and m.val_absent > 0
+        assert entry["calibration"]["ece_after"] == m.ece
+        assert (entry["calibration"]["slope"], entry["calibration"]["intercept"]) == (
+            pytest.approx(m.calibration_slope),
+            pytest.approx(m.calibration_intercept),
+        )
+        if not fitted:  # nothing to fit against: the network's own probabilities
+            assert (m.calibration_slope, m.calibration_intercept) == (1.0, 0.0)
         assert entry["validation"]["ap"] == m.ap
     assert meta["run"]["hidden"] == 4 * info.config["width"], "the width used, not the flag's 0"
 
@@ -288,7 +316,8 @@ def test_the_sidecar_describes_tasks_thresholds_input_and_output(
     assert pre["resize"] == "stretch" and pre["interpolation"] == "bilinear"
     assert pre["exif_orientation"] is True and pre["size"] == [32, 32]
     assert any("draft" in step for step in pre["steps"])
-    assert meta["output"]["kind"] == "probabilities" and "sigmoid" in meta["output"]["activation"]
+    assert meta["output"]["kind"] == "calibrated probabilities"
+    assert "sigmoid" in meta["output"]["activation"]
     assert meta["output"]["shape"] == ["N", len(tasks)]
 
 

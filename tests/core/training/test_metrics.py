@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.training.metrics import (
+    DEFAULT_THRESHOLD,
     MIN_POSITIVES_FOR_TUNING,
     TaskMetrics,
     choose_threshold,
@@ -287,16 +288,15 @@ def test_given_thresholds_are_used_and_counts_match_a_hand_count() -> None:
     (a2, b2) = task_metrics(probs, targets, [1, 2], ["a", "b"], [0.4, None])
     assert a2.threshold == 0.4 and (a2.precision, a2.recall) == (0.75, 1.0)
     assert a2.f1 == pytest.approx(6 / 7)
-    known = targets[:, 1] != -1
-    assert b2.threshold == choose_threshold(probs[known, 1], targets[known, 1])
+    assert b2.threshold == DEFAULT_THRESHOLD  # None: the calibrated decision, not a max-F1 point
 
 
-def test_chosen_thresholds_equal_choose_threshold_on_known_cells() -> None:
+def test_without_thresholds_every_task_decides_at_one_half_on_known_cells() -> None:
     probs, targets, _ = random_case(3)
     ids, names = names_for(probs.shape[1])
     for j, m in enumerate(task_metrics(probs, targets, ids, names)):
         known = targets[:, j] != -1
-        assert m.threshold == choose_threshold(probs[known, j], targets[known, j])
+        assert m.threshold == 0.5
         assert m.f1 == pytest.approx(
             ref_f1(probs[known, j].astype(np.float64), targets[known, j], m.threshold)
         )
