@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from core.project import Project
 from core.training.backbones import BackboneSpec, feature_backbone
+from core.training.calibration import Calibration
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo
 from core.training.errors import RunFailed, TrainingCancelled
@@ -30,7 +31,6 @@ from core.training.features import FeatureSet, gather
 from core.training.head_optim import OneCycleAdamW
 from core.training.heads import build_head
 from core.training.loss import multitask_loss, positive_weights
-from core.training.calibration import Calibration
 from core.training.predict import probabilities, write_run_predictions
 from core.training.progress import EpochProgress, Heartbeat
 from core.training.records import EpochRecorder, checked_snapshot, record_snapshot
