@@ -148,6 +148,14 @@ class TaskAcceptance:
         present, absent = self._masks(min_confidence)
         return AcceptCounts(int(present.sum()), int(absent.sum()))
 
+    def expected_wrong(self, min_confidence: float) -> float:
+        """How many of the cells ``cells(min_confidence)`` sets are wrong, expected from
+        the probabilities: 1 − p summed over those set present, p over those set absent
+        (an honest count when the probabilities are calibrated)."""
+        present, absent = self._masks(min_confidence)
+        p = self.probabilities
+        return float((1.0 - p[present]).sum() + p[absent].sum())
+
     def cells(self, min_confidence: float) -> list[Cell]:
         """The cells to set: present ones (most confident first), then absent ones."""
         present, absent = self._masks(min_confidence)

@@ -76,12 +76,18 @@ class TaskValidation:
     def n_absent(self) -> int:
         return int((~self.present).sum())
 
+    def confusion(self, threshold: float) -> tuple[int, int, int]:
+        """(true positives, false positives, false negatives) when ``probability >=
+        threshold`` is called present."""
+        called = self.probabilities >= threshold
+        tp = int((called & self.present).sum())
+        return tp, int(called.sum()) - tp, self.n_present - tp
+
     def at(self, threshold: float) -> tuple[float | None, float | None]:
         """(precision, recall) when ``probability >= threshold`` is called present; None
         where undefined (nothing called present; no present cell)."""
-        called = self.probabilities >= threshold
-        tp = int((called & self.present).sum())
-        precision = tp / int(called.sum()) if called.any() else None
+        tp, fp, _fn = self.confusion(threshold)
+        precision = tp / (tp + fp) if tp + fp else None
         recall = tp / self.n_present if self.n_present else None
         return precision, recall
 
@@ -109,6 +115,16 @@ def task_validation(project: Project, run_id: int, task_id: int) -> TaskValidati
     if not known.any():
         return None
     return TaskValidation(task_id, probs[known], targets[known] == 1)
+
+
+def calibrated_tasks(project: Project, run_id: int) -> set[int]:
+    """The tasks whose stored probabilities in this run went through a fitted calibration."""
+    return {
+        m.task_id
+        for m in runs.run_task_metrics(project, run_id)
+        if m.calibration_slope is not None
+        and (m.calibration_slope != 1.0 or m.calibration_intercept != 0.0)
+    }
 
 
 def check_threshold(value: float) -> float:

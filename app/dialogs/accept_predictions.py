@@ -33,6 +33,7 @@ from app.session import ProjectSession
 from core import predictions as core_predictions
 from core.errors import UserError
 from core.predictions import AcceptCounts, TaskAcceptance
+from core.thresholds import calibrated_tasks
 
 MIN_CONFIDENCE_SETTING = "acceptPredictions/minConfidence"
 DEFAULT_MIN_CONFIDENCE = 0.9
@@ -60,6 +61,10 @@ class AcceptPredictionsDialog(QDialog):
         self.run_id = run_id
         self._plans: dict[int, TaskAcceptance] = {}
         self._problem: str | None = None
+        try:
+            self._calibrated = calibrated_tasks(session.project, run_id)
+        except UserError:
+            self._calibrated = set()
         self.setWindowTitle("Accept predictions")
         self.setMinimumWidth(460)
 
@@ -251,6 +256,19 @@ class AcceptPredictionsDialog(QDialog):
                 f"{counts.total:,} of {unknown:,} unknown cells would be set: "
                 f"{counts.present:,} present, {counts.absent:,} absent."
             )
+            if counts.total:
+                text += "\n" + self._expected_wrong_text(plan, c)
         self.summary_label.setText(text)
         self.ok_button.setText(f"Accept {counts.total:,}" if counts.total else "Accept")
         self.ok_button.setEnabled(counts.total > 0)
+
+    def _expected_wrong_text(self, plan: TaskAcceptance, min_confidence: float) -> str:
+        wrong = plan.expected_wrong(min_confidence)
+        text = f"Expected wrong: about {wrong:,.0f} ({wrong:.1f})"
+        if plan.task_id in self._calibrated:
+            return text + ", from the run's calibrated probabilities."
+        return (
+            text + " — but this run's probabilities of the task are not calibrated (a run "
+            "from before calibration, or too few validation labels), so the true number "
+            "may be far larger."
+        )

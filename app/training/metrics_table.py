@@ -1,4 +1,4 @@
-"""Per-task validation metrics of one epoch as a table: counts, AP, ROC-AUC, P/R/F1.
+"""Per-task validation metrics of one epoch as a table: counts, AP, ROC-AUC, P/R/F1, ECE.
 
 Rows are :class:`core.runs.TaskMetricRow` values, or the dicts of the
 trainer's ``epoch`` event (same keys), so the live table and a finished run's
@@ -14,10 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
+from core import runs
+from core.project import Project
 from core.runs import TaskMetricRow
 from core.training.metrics import unreliable_reason
 
@@ -65,8 +74,12 @@ class Column:
     numeric: bool = True
     na_text: bool = False
     """The column holds the n/a reason itself (muted whenever it says anything)."""
+    optional: bool = False
+    """An empty cell is not "n/a" (e.g. ECE, recorded for a calibrated best epoch only)."""
 
     def is_na(self, row: TaskMetricRow) -> bool:
+        if self.optional:
+            return False
         if self.na_text:
             return bool(row.na_reason)
         return self.numeric and self.value(row) is None
@@ -101,6 +114,20 @@ def _note(row: TaskMetricRow) -> str:
     if unreliable:
         parts.append(unreliable)
     return "; ".join(parts)
+
+
+def _threshold_text(row: TaskMetricRow) -> str:
+    t = row.decision_threshold
+    if t is None:
+        return "n/a"
+    return f"{t:.2f} (yours)" if row.user_threshold is not None else f"{t:.2f}"
+
+
+def _ece_text(row: TaskMetricRow) -> str:
+    """ "0.031 (was 0.118)"; empty for epochs and runs without calibration."""
+    if row.ece is None:
+        return ""
+    return f"{row.ece:.3f}" + (f" (was {row.ece_raw:.3f})" if row.ece_raw is not None else "")
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -138,7 +165,24 @@ COLUMNS: tuple[Column, ...] = (
     _metric("precision", "Precision", "Of the cells predicted present, the share truly present"),
     _metric("recall", "Recall", "Of the present cells, the share predicted present"),
     _metric("f1", "F1", "Harmonic mean of precision and recall at the threshold"),
-    _metric("threshold", "Threshold", "Probability at or above which a cell counts as present", 2),
+    Column(
+        "Threshold",
+        "Probability at or above which a cell counts as present: 0.5 on calibrated "
+        "probabilities unless you moved it (double-click a finished run's row)",
+        "threshold",
+        _threshold_text,
+        lambda r: r.decision_threshold,
+    ),
+    Column(
+        "ECE",
+        "Expected calibration error on the validation cells, of the stored (calibrated) "
+        'probabilities and, in brackets, of the network\'s own: how far "70 %" is from '
+        "being right 70 % of the time (0 is perfect)",
+        "",
+        _ece_text,
+        lambda r: r.ece,
+        optional=True,
+    ),
     Column(
         "Notes",
         "Why a metric of this task could not be computed, or why its AP is not to be "
@@ -222,10 +266,21 @@ class MetricsModel(QAbstractTableModel):
 
 
 class MetricsTable(QTableView):
-    """The per-task metrics of one epoch; ``set_rows`` replaces them."""
+    """The per-task metrics of one epoch; ``set_rows`` replaces them.
+
+    Given a finished run's best epoch (``set_editable_run``), double-clicking a row
+    (or its context menu) opens the task's threshold dialog; a threshold changed
+    there reloads the rows and emits ``threshold_changed(run_id)``.
+    """
+
+    threshold_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._editable: tuple[Project, int] | None = None
+        self.doubleClicked.connect(lambda index: self.edit_threshold(index.row()))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
         self.metrics = MetricsModel(self)
         self.setModel(self.metrics)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -245,7 +300,40 @@ class MetricsTable(QTableView):
         self._size_columns()
 
     def clear(self) -> None:
+        self.set_editable_run(None)
         self.set_rows([])
+
+    def set_editable_run(self, project: Project | None, run_id: int | None = None) -> None:
+        """The run whose best-epoch rows are shown, whose thresholds may be moved (None:
+        the rows are read-only, e.g. an epoch still training or not the best one)."""
+        self._editable = (project, run_id) if project is not None and run_id is not None else None
+
+    def editable_run(self) -> int | None:
+        return self._editable[1] if self._editable else None
+
+    def edit_threshold(self, row: int) -> bool:
+        """Open the threshold dialog of the task in ``row``; True when a threshold changed."""
+        from app.dialogs.threshold import ThresholdDialog
+
+        rows = self.metrics.rows()
+        if self._editable is None or not 0 <= row < len(rows):
+            return False
+        project, run_id = self._editable
+        dialog = ThresholdDialog(project, run_id, rows[row], self)
+        if dialog.exec() != ThresholdDialog.DialogCode.Accepted:
+            return False
+        self.set_rows(runs.run_task_metrics(project, run_id, rows[row].epoch))
+        self.threshold_changed.emit(run_id)
+        return True
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if self._editable is None or not index.isValid():
+            return
+        menu = QMenu(self)
+        name = self.metrics.rows()[index.row()].name
+        menu.addAction(f"Set the threshold of {name}…", lambda: self.edit_threshold(index.row()))
+        menu.exec(self.viewport().mapToGlobal(pos))
 
     def rows(self) -> list[TaskMetricRow]:
         return self.metrics.rows()

@@ -637,6 +637,9 @@ class RunsPanel(QWidget):
             [] if epoch is None else core_runs.run_task_metrics(self.session.project, run.id, epoch)
         )
         self.metrics.set_rows(rows)
+        best = run.best_epoch or run.epochs_done
+        editable = bool(rows) and run.predictions_complete and epoch == best
+        self.metrics.set_editable_run(self.session.project if editable else None, run.id)
         fit_table_height(self.metrics, MAX_TABLE_ROWS)
         if not rows:
             why = {

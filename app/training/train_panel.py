@@ -711,6 +711,8 @@ class TrainPanel(QWidget):
             return
         if rows:
             self.metrics_table.set_rows(rows)
+            if outcome.status == "done":
+                self.metrics_table.set_editable_run(self.session.project, outcome.run_id)
             ap = "n/a" if outcome.mean_ap is None else f"{outcome.mean_ap:.3f}"
             self.metrics_title.setText(
                 f"Per-task validation metrics · run {outcome.run_id} · best epoch "

@@ -44,6 +44,9 @@ class TrainingView(QSplitter):
         self.runs.set_settings_provider(self.train.settings)
         self.train.run_finished.connect(self._run_finished)
         self.runs.run_selected.connect(self.predictions_run_changed)
+        # A moved threshold changes what the run predicts: show its predictions again.
+        self.runs.metrics.threshold_changed.connect(self.predictions_run_changed)
+        self.train.metrics_table.threshold_changed.connect(self.predictions_run_changed)
         # One trainer at a time: Train waits for a comparison job, and the other way round.
         self.train.running_changed.connect(self.runs.set_training_elsewhere)
         self.runs.comparison_running_changed.connect(

@@ -50,6 +50,7 @@ from core import predictions as core_predictions
 from core.errors import NotFoundError, UserError
 from core.labels import ABSENT, PRESENT, UNKNOWN, CellValue
 from core.tasks import TaskInfo
+from core.thresholds import NEAR_THRESHOLD
 
 # (value, button text, state name used in accessible names and object names)
 SEGMENTS: tuple[tuple[CellValue, str, str], ...] = (
@@ -61,6 +62,8 @@ CYCLE: dict[CellValue, CellValue] = {UNKNOWN: PRESENT, PRESENT: ABSENT, ABSENT: 
 """What a task key does to a cell: ? → present → absent → ?."""
 _BUTTON_IDS = {PRESENT: 1, ABSENT: 0, UNKNOWN: 2}
 _DEFAULT_COLOUR = "#4e79a7"
+UNSURE_MARK = "⚠"
+"""Before "Accept → …" when the probability is within NEAR_THRESHOLD of the threshold."""
 
 AGREES, DISAGREES, UNKNOWN_CELL = "agrees", "disagrees", "unknown"
 BAR_COLOURS = {AGREES: "#2e9d4a", DISAGREES: "#d64541", UNKNOWN_CELL: "#3d7fd9"}
@@ -286,6 +289,9 @@ class TaskRow(QFrame):
         self.accept_button = QPushButton("Accept")
         self.accept_button.setObjectName("acceptPrediction")
         self.accept_button.setFont(small)
+        # As wide as its longest text, so that every row's bar has the same length.
+        widest = QFontMetrics(small).horizontalAdvance(f"{UNSURE_MARK} Accept → present")
+        self.accept_button.setFixedWidth(widest + 20)
         self.accept_button.setAutoDefault(False)
         self.accept_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.accept_button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -362,8 +368,20 @@ class TaskRow(QFrame):
         self.prediction_bar.setAccessibleName(f"{self.task.name}: prediction")
         self.prediction_bar.setAccessibleDescription(f"{tip}, predicts {predicted}, {what}")
         self.accept_button.setVisible(value is None)
-        self.accept_button.setToolTip(f"Set {self.task.name} to {predicted}, as predicted ({tip})")
-        self.accept_button.setAccessibleName(f"Accept {self.task.name} = {predicted}")
+        unsure = abs(p - t) < NEAR_THRESHOLD
+        self.accept_button.setText(f"{UNSURE_MARK} " * unsure + f"Accept → {predicted}")
+        warning = (
+            f"\nUnsure: {p:.2f} is within {NEAR_THRESHOLD:.2f} of the threshold {t:.2f}, "
+            "nearly a coin toss — look at the image before accepting."
+            if unsure
+            else ""
+        )
+        self.accept_button.setToolTip(
+            f"Set {self.task.name} to {predicted}, as predicted ({tip}){warning}"
+        )
+        self.accept_button.setAccessibleName(
+            f"Accept {self.task.name} = {predicted}" + (" (unsure)" if unsure else "")
+        )
         self.prediction.show()
 
     def predicted(self) -> tuple[float, float] | None:

@@ -25,6 +25,7 @@ from app.widgets.label_panel import (
     LabelPanel,
     TaskRow,
 )
+from core import runs
 from core.labels import history, image_row, image_rows, set_cells
 from core.project import Project
 from tests.app.annotate_fixtures import *  # noqa: F403 - pytest fixtures
@@ -88,6 +89,12 @@ def test_bars_show_the_probability_coloured_by_agreement(
     assert row_of(panel, "car").prediction.toolTip() == (
         "p = 0.83 (threshold 0.41)\npredicts present: agrees with the label"
     )
+    # Accept says what it will set, and warns when the model is nearly undecided.
+    assert row_of(panel, "car").accept_button.text() == "Accept → present"
+    tree = row_of(panel, "tree").accept_button
+    assert tree.text() == "⚠ Accept → absent"  # 0.55 is within 0.1 of the threshold 0.6
+    assert "Unsure: 0.55 is within 0.10 of the threshold 0.60" in tree.toolTip()
+    assert "Unsure" not in row_of(panel, "person").accept_button.toolTip()
     assert panel.accept_all_button.isVisibleTo(panel) and panel.accept_all_button.isEnabled()
 
     # A task the run did not predict for this image shows no bar.
@@ -225,6 +232,18 @@ def test_bulk_dialog_counts_live_and_applies_one_undo_step(
     # present: 0.80, 0.85, 0.90 (0.95 is labelled); absent: 0.05 … 0.20 (0.00 is labelled)
     assert (dialog.counts().present, dialog.counts().absent) == (3, 4)
     assert dialog.ok_button.text() == "Accept 7"
+    # The expected number of wrong cells: 1 - p over those set present, p over the absent.
+    wrong = (0.2 + 0.15 + 0.1) + (0.05 + 0.1 + 0.15 + 0.2)
+    assert f"Expected wrong: about {wrong:,.0f} ({wrong:.1f})" in dialog.summary_label.text()
+    assert "not calibrated" in dialog.summary_label.text()  # this run stored raw ones
+    epoch = runs.get_run(project, run).best_epoch or runs.get_run(project, run).epochs_done
+    runs.record_calibration(
+        project, run, epoch, [{"task_id": car, "calibration_slope": 0.7, "ece": 0.02}]
+    )
+    calibrated = AcceptPredictionsDialog(session, run, task_id=car)
+    qtbot.addWidget(calibrated)
+    calibrated.set_min_confidence(0.8)
+    assert "from the run's calibrated probabilities" in calibrated.summary_label.text()
     before = session.undo_stack.count()
     click(qtbot, dialog.ok_button)
     assert dialog.result() == AcceptPredictionsDialog.DialogCode.Accepted
