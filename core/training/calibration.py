@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize  # type: ignore[import-untyped]
 
 SLOPE_PRIOR_SD = 0.5
 INTERCEPT_PRIOR_SD = 1.0

@@ -235,8 +235,9 @@ class EpochRecorder:
         cal = fit_calibration(probs, targets) if len(rows) else Calibration.identity(n_tasks)
         calibrated = cal.apply(probs) if len(rows) else probs
         _, metrics = validation_scores(calibrated, snap, rows)
-        before = task_eces(probs, targets) if len(rows) else [None] * n_tasks
-        after = task_eces(calibrated, targets) if len(rows) else [None] * n_tasks
+        none: list[float | None] = [None] * n_tasks
+        before = task_eces(probs, targets) if len(rows) else none
+        after = task_eces(calibrated, targets) if len(rows) else none
         runs.record_calibration(
             self.project,
             self.run_id,

@@ -16,7 +16,8 @@ from tests.core.training.conftest import tiny_config
 def test_precision_and_recall_at_a_threshold_by_hand() -> None:
     v = TaskValidation(1, np.array([0.9, 0.7, 0.6, 0.4, 0.2]), np.array([1, 0, 1, 1, 0], bool))
     assert (v.n_present, v.n_absent) == (3, 2)
-    assert v.at(0.5) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    precision, recall = v.at(0.5)
+    assert precision == pytest.approx(2 / 3) and recall == pytest.approx(2 / 3)
     assert v.at(0.95) == (None, 0.0)  # nothing called present: precision undefined
     assert v.at(0.1) == (0.6, 1.0)
 

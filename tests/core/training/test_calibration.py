@@ -23,7 +23,7 @@ from tests.core.training.conftest import tiny_config
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-z))
+    return np.asarray(1 / (1 + np.exp(-z)))
 
 
 def overconfident(n: int, seed: int, scale: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
