@@ -1,10 +1,11 @@
 """Screenshots of training from the window, on a virtual X screen (see docs/screenshots.py).
 
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/training_screenshots.py OUT_DIR
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/training_screenshots.py OUT_DIR [--quick]
 
 Trains real (small, fast) runs on a demo project through the window's Train
 button, and captures: training in progress, the metrics of the finished run,
-the shared-vs-separate comparison, and the prediction inspector.
+its threshold dialog, the shared-vs-separate comparison (not with ``--quick``),
+the prediction inspector and the bulk "Accept predictions" dialog.
 """
 
 from __future__ import annotations
@@ -46,8 +47,25 @@ def wait_for(signal: object, timeout_ms: int) -> list[object]:
     return got
 
 
+def shoot_threshold_dialog(window: MainWindow, out: Path) -> None:
+    """The first task's threshold dialog of the finished run, moved to 0.7."""
+    from app.dialogs.threshold import ThresholdDialog
+
+    assert window.training is not None and window.session is not None
+    table = window.training.train.metrics_table
+    run_id = table.editable_run()
+    assert run_id is not None, "the finished run's table should be editable"
+    dialog = ThresholdDialog(window.session.project, run_id, table.rows()[0], window)
+    dialog.set_threshold(0.7)
+    dialog.show()
+    settle(800)
+    shoot(out, "threshold-dialog")
+    dialog.reject()
+
+
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "resources/screenshots").absolute()
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out = Path(args[0] if args else "resources/screenshots").absolute()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     app = make_application(["mtlabel"])
@@ -70,16 +88,26 @@ def main() -> None:
         shoot(out, "training-in-progress")
         wait_for(panel.run_finished, 600_000)
         shoot(out, "run-metrics")
+        shoot_threshold_dialog(window, out)
         runs = window.training.runs
-        runs.compare_with_separate(dict(SETTINGS))
-        wait_for(runs.separate_bar.finished, 1_200_000)
-        settle(1500)
-        shoot(out, "shared-vs-separate")
+        if "--quick" not in sys.argv:
+            runs.compare_with_separate(dict(SETTINGS))
+            wait_for(runs.separate_bar.finished, 1_200_000)
+            settle(1500)
+            shoot(out, "shared-vs-separate")
         assert window.tabs is not None
         window.tabs.setCurrentWidget(window.view)
         window.act_label_next.trigger()
         settle(1500)
         shoot(out, "prediction-inspector")
+        from app.dialogs.accept_predictions import AcceptPredictionsDialog
+
+        assert window.session is not None and window.predictions_run is not None
+        accept = AcceptPredictionsDialog(window.session, window.predictions_run, parent=window)
+        accept.set_task(window.session.tasks()[1].id)  # car: many confident cells
+        accept.show()
+        settle(800)
+        shoot(out, "accept-predictions")
         window.close()
     app.quit()
 
