@@ -354,11 +354,17 @@ def require_finished(info: RunInfo, use: str) -> None:
 
 
 def latest_finished_run(project: Project) -> RunInfo | None:
-    """The newest run with complete predictions."""
+    """The newest run with complete predictions that an auto run did not set aside."""
     for run in list_runs(project):
-        if run.status == "done" and run.predictions_complete:
+        if run.status == "done" and run.predictions_complete and auto_kept(run) is not False:
             return run
     return None
+
+
+def auto_kept(run: RunInfo) -> bool | None:
+    """Whether the auto run this run was a candidate of kept it (None: not a candidate)."""
+    auto = run.config.get("auto")
+    return bool(auto.get("kept")) if isinstance(auto, dict) else None
 
 
 def run_epochs(project: Project, run_id: int) -> list[EpochInfo]:

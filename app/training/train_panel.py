@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.session import ProjectSession
 from app.training.charts import ApChart, LossChart
+from app.training.auto_summary import AutoSummary
 from app.training.metrics_table import MetricsTable
 from app.training.trainer_process import TrainerProcess, TrainOutcome, flags_from_settings
 from core import runs
@@ -363,6 +364,7 @@ class TrainPanel(QWidget):
         self.messages.setMaximumHeight(64)
         self.messages.setPlaceholderText("Trainer messages")
         self.messages.hide()
+        self.auto_summary = AutoSummary()
 
         self.loss_chart = LossChart()
         self.ap_chart = ApChart()
@@ -390,6 +392,7 @@ class TrainPanel(QWidget):
         right.addWidget(self.progress_bar)
         right.addWidget(self.error_box)
         right.addWidget(self.messages)
+        right.addWidget(self.auto_summary)
         right.addWidget(charts, 1)
         top = QWidget()
         top_layout = QHBoxLayout(top)
@@ -416,6 +419,7 @@ class TrainPanel(QWidget):
         t.progress.connect(self._on_progress)
         t.epoch_finished.connect(self._on_epoch)
         t.message.connect(self._on_message)
+        t.auto.connect(self.auto_summary.update_from)
         t.predicting.connect(self._on_predicting)
         t.finished.connect(self._on_finished)
 
@@ -560,6 +564,7 @@ class TrainPanel(QWidget):
         self.error_box.hide()
         self.messages.clear()
         self.messages.hide()
+        self.auto_summary.clear()
         self.last_outcome = None
         self._epochs_planned = int(settings["epochs"])
         self._epoch_seconds = []

@@ -233,6 +233,7 @@ class TrainerProcess(QObject):
     progress = Signal(dict)  # {"run", "epoch", "epochs", "step", "steps", "loss", "elapsed"}
     epoch_finished = Signal(dict)  # the "epoch" event, with per-task metrics in "tasks"
     message = Signal(str)  # info and warning lines
+    auto = Signal(dict)  # an auto run's "auto" event: its candidates, then its choice
     predicting = Signal(int, int)  # images predicted, total
     finished = Signal(object)  # TrainOutcome, exactly once per start()
     running_changed = Signal(bool)
@@ -384,6 +385,8 @@ class TrainerProcess(QObject):
             self.message.emit(str(event.get("message", "")))
         elif kind == "warning":
             self.message.emit(f"Warning: {event.get('message', '')}")
+        elif kind == "auto":
+            self.auto.emit(event)
         elif kind == "predicting":
             if "done" in event:
                 self.predicting.emit(int(event["done"]), int(event["total"]))

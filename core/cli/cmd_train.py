@@ -87,6 +87,13 @@ def register(sub: Any) -> None:
         default=4,
         help="stop when this many epochs in a row did not improve validation (0: never)",
     )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop before an epoch that would end past this many seconds of training "
+        "(the default auto run bounds each candidate: see README)",
+    )
     p.add_argument("--no-augment", action="store_true", help="no flips or shifts")
     p.add_argument(
         "--flip",
@@ -220,6 +227,7 @@ def run_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment,
         flip=args.flip,
         patience=args.patience,
+        time_budget_s=args.time_budget,
         design=args.design,
         max_steps=args.max_steps,
         threads=args.threads,

@@ -75,6 +75,9 @@ class TrainConfig:
     (before issue 13)."""
     max_steps: int | None = None
     """Stop after this many optimisation steps in all (a smoke test)."""
+    time_budget_s: float | None = None
+    """Stop before an epoch that would end past this many seconds of epochs (the best
+    epoch is kept); None: no limit. ``auto`` bounds each candidate with it."""
     threads: int | None = None
     """CPU threads for torch; None leaves torch's default."""
 
@@ -102,6 +105,8 @@ class TrainConfig:
             problems.append("--patience must be between 0 (no early stopping) and 1000")
         if self.max_steps is not None and self.max_steps < 1:
             problems.append("--max-steps must be at least 1")
+        if self.time_budget_s is not None and not (0 < self.time_budget_s <= 7 * 86400):
+            problems.append("--time-budget must be above 0 seconds and at most a week")
         if self.mode not in MODES:
             problems.append(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if not (1 <= self.views <= MAX_VIEWS):

@@ -29,6 +29,7 @@ from core.project import Project
 from core.training.augment import augment_batch
 from core.training.backbones import FILE_PREFIX
 from core.training.backbones.builders import check_weights_file
+from core.training.auto import is_auto, train_auto
 from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
@@ -73,6 +74,17 @@ def _never() -> bool:
 
 
 def train(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _never) -> int:
+    """Train to the end (done, failed or cancelled); return the run id. The default
+    ``--backbone auto --mode auto`` trains candidate runs and returns the kept one
+    (auto.py)."""
+    if is_auto(config):
+        config.validate()
+        cuda = select_device(config.device).device.type == "cuda"
+        return train_auto(project, config, emit, cancel, train_one, cuda)
+    return train_one(project, config, emit, cancel)
+
+
+def train_one(project: Project, config: TrainConfig, emit: Emit, cancel: Cancel = _never) -> int:
     """Train one run to its end (done, failed or cancelled); return the run id."""
     config, notes = resolve_config(config)
     device = select_device(config.device)

@@ -132,6 +132,8 @@ class EpochRecorder:
         self.best: dict[str, Any] | None = None
         self._best_key: tuple[float, float] | None = None
         self._since_best = 0
+        self._elapsed = 0.0
+        self._last_epoch_s = 0.0
 
     def end_epoch(
         self,
@@ -143,6 +145,8 @@ class EpochRecorder:
         state: Callable[[], dict[str, Tensor]],
     ) -> bool:
         """Store the epoch; save ``state()`` as the checkpoint when it is the best yet."""
+        self._elapsed += seconds
+        self._last_epoch_s = seconds
         val_loss, metrics = validation_scores(val_probs, self.snap, val_rows)
         headline = headline_ap(metrics)
         if epoch == 1:
@@ -205,10 +209,25 @@ class EpochRecorder:
             )
 
     def stop_early(self, epoch: int) -> bool:
-        """True when ``config.patience`` epochs in a row did not improve on the best and
-        epochs remain: says so in an ``info`` event (the run then ends as done)."""
+        """True when epochs remain but ``config.patience`` epochs in a row did not improve
+        on the best, or another epoch would pass ``config.time_budget_s``: says so in an
+        ``info`` event (the run then ends as done)."""
+        if epoch >= self.config.epochs:
+            return False
+        budget = self.config.time_budget_s
+        if budget is not None and self._elapsed + self._last_epoch_s > budget:
+            assert self.best is not None
+            self.emit(
+                {
+                    "event": "info",
+                    "message": f"stopped after epoch {epoch} of {self.config.epochs}: another "
+                    f"epoch (about {self._last_epoch_s:.0f} s) would pass the time budget of "
+                    f"{budget:.0f} s (--time-budget); keeping epoch {self.best['epoch']}",
+                }
+            )
+            return True
         patience = self.config.patience
-        if not patience or self._since_best < patience or epoch >= self.config.epochs:
+        if not patience or self._since_best < patience:
             return False
         assert self.best is not None
         self.emit(

@@ -347,7 +347,7 @@ def test_a_pretrained_backbone_is_not_given_the_compact_networks_width(
     assert panel.settings()["width"] == 16
 
 
-def test_the_default_settings_train_the_pretrained_backbone_in_instant_mode(
+def test_the_default_settings_train_auto_and_show_the_candidates(
     qtbot: QtBot, demo_project: Project
 ) -> None:
     """Issue 6: with the weights installed (a dependency), the window's defaults are the
@@ -366,5 +366,11 @@ def test_the_default_settings_train_the_pretrained_backbone_in_instant_mode(
         config = get_run(demo_project, run_id).config
         assert (config["backbone"], config["mode"]) == ("efficientnet-lite0", "instant")
         assert config["image_size"] == 224
+        # The default is auto: the window lists its candidates and says which it kept.
+        summary = panel.auto_summary.text()
+        assert panel.auto_summary.isVisibleTo(panel)
+        assert "compact network from scratch: <i>skipped" in summary  # the demo is small
+        assert f"Kept run {run_id}: the only candidate that trained" in summary
+        assert config["auto"]["kept"] is True
     finally:
         panel.shutdown()
