@@ -41,8 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.session import ProjectSession
-from app.training.charts import ApChart, LossChart
 from app.training.auto_summary import AutoSummary
+from app.training.charts import ApChart, LossChart
 from app.training.metrics_table import MetricsTable
 from app.training.trainer_process import TrainerProcess, TrainOutcome, flags_from_settings
 from core import runs

@@ -27,9 +27,9 @@ from core import runs
 from core.errors import UserError
 from core.project import Project
 from core.training.augment import augment_batch
+from core.training.auto import is_auto, train_auto
 from core.training.backbones import FILE_PREFIX
 from core.training.backbones.builders import check_weights_file
-from core.training.auto import is_auto, train_auto
 from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
