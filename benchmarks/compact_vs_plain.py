@@ -17,7 +17,12 @@ neither side pays for decoding inside its clock. Then, on the same labels:
   validation held out), then run over every image;
 * **compact**: ``train()`` with ``--backbone compact --mode scratch --epochs E
   --image-size 64`` and the program's other defaults;
-* **default**: ``train()`` with the command line's defaults (``mtlabel train PATH``).
+* **default**: ``train()`` with the command line's defaults (``mtlabel train PATH``:
+  auto, which trains the pretrained head and the compact network and keeps one);
+* **pretrained**: ``train()`` with ``--backbone efficientnet-lite0 --mode instant``.
+
+For the program's runs the hidden-cell ECE (mean over tasks) of the network's own
+probabilities and of the calibrated ones the run stores is printed too.
 
 Each is scored on the **hidden cells** (the cells the project does not know,
 against the generator's truth): per task AP, their mean. Times are wall seconds to a
@@ -39,10 +44,12 @@ import numpy as np
 import torch
 from eval_sets import (  # type: ignore[import-not-found]  # the sibling script
     KINDS,
+    hidden_ece,
     hidden_map,
     make_set,
     run_probabilities,
     truth_matrix,
+    uncalibrated,
 )
 from torch import nn
 
@@ -113,6 +120,10 @@ def program_run(project: Project, config: TrainConfig) -> tuple[int, dict[str, A
     return train(project, config, emit), seen
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--kind", choices=KINDS, default="digits")
@@ -161,11 +172,23 @@ def main() -> None:
                         )
                     elif name == "default":
                         config = TrainConfig(backbone="auto", seed=seed)
+                    elif name == "pretrained":
+                        config = TrainConfig(
+                            backbone="efficientnet-lite0", mode="instant", seed=seed
+                        )
                     else:
                         raise SystemExit(f"unknown configuration {name!r}")
                     run_id, seen = program_run(project, config)
                     probs = run_probabilities(project, run_id, snap)
-                    notes = f"run {run_id}, best epoch {seen.get('best_epoch')}"
+                    raw = uncalibrated(project, run_id, snap, probs)
+                    ece_raw, ece = hidden_ece(raw, snap, truth), hidden_ece(probs, snap, truth)
+                    notes = (
+                        f"run {run_id}, best epoch {seen.get('best_epoch')}, hidden-cell ECE "
+                        f"{_fmt(ece_raw)} → {_fmt(ece)} calibrated"
+                    )
+                    kept = [m for m in seen["info"] if m.startswith("auto: ") and "kept" in m]
+                    if kept:
+                        notes += "\n      " + kept[-1]
                 seconds = time.perf_counter() - start
                 value = hidden_map(probs, snap, truth)
                 results.setdefault(name, []).append((value, seconds))

@@ -117,3 +117,29 @@ def run_probabilities(project: Project, run_id: int, snap: LabelSnapshot) -> np.
     aligned = probs[np.ix_(rows, cols)]
     assert not np.isnan(aligned).any(), "a prediction is missing"
     return aligned
+
+
+def hidden_ece(probs: np.ndarray, snap: LabelSnapshot, truth: np.ndarray) -> float | None:
+    """Mean over tasks of the expected calibration error on the hidden cells."""
+    from core.training.calibration import task_eces
+
+    scored = np.where(snap.targets == UNKNOWN, truth, UNKNOWN)
+    values = [v for v in task_eces(probs, scored) if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def uncalibrated(
+    project: Project, run_id: int, snap: LabelSnapshot, probs: np.ndarray
+) -> np.ndarray:
+    """The network's own probabilities behind a run's stored (calibrated) ones: each
+    task's Platt map inverted (identity for runs without calibration)."""
+    maps = {m.task_id: m for m in runs.run_task_metrics(project, run_id)}
+    out = probs.astype(np.float64).copy()
+    for j, task_id in enumerate(snap.task_ids):
+        m = maps.get(task_id)
+        if m is None or m.calibration_slope is None:
+            continue
+        q = np.clip(out[:, j], 1e-6, 1 - 1e-6)
+        z = (np.log(q / (1 - q)) - (m.calibration_intercept or 0.0)) / m.calibration_slope
+        out[:, j] = 1 / (1 + np.exp(-z))
+    return out

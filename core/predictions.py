@@ -45,7 +45,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Connection, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Image, Label, Prediction, Run, RunTaskMetric, Task
+from core.db.models import Image, Label, LabelCheck, Prediction, Run, RunTaskMetric, Task
 from core.errors import NotFoundError, UserError
 from core.project import Project
 
@@ -280,9 +280,22 @@ def _unknown() -> ColumnElement[bool]:
     )
 
 
-def _labelled(task_id: int, value: int) -> ColumnElement[bool]:
+Scored = type[Prediction] | type[LabelCheck]
+"""Where probabilities are read: every cell's prediction, or known cells' label checks."""
+
+
+def _labelled(task_id: int, value: int, table: Scored = Prediction) -> ColumnElement[bool]:
     return exists().where(
-        Label.image_id == Prediction.image_id, Label.task_id == task_id, Label.value == value
+        Label.image_id == table.image_id, Label.task_id == task_id, Label.value == value
+    )
+
+
+def _unchecked(run_id: int, task_id: int) -> ColumnElement[bool]:
+    """A prediction's cell has no label check (it was labelled after the run)."""
+    return ~exists().where(
+        LabelCheck.run_id == run_id,
+        LabelCheck.task_id == task_id,
+        LabelCheck.image_id == Prediction.image_id,
     )
 
 
@@ -295,13 +308,14 @@ def _scan(
     lower: tuple[float, bool] | None = None,
     upper: tuple[float, bool] | None = None,
     first_page: int = _FIRST_PAGE,
+    table: Scored = Prediction,
 ) -> Iterator[tuple[int, float]]:
     """(image id, probability) of one task's cells passing ``cell_filter`` with ``p`` within
     ``lower``/``upper`` ((bound, inclusive)), by probability (ties: image id ascending),
-    read lazily a page at a time."""
-    p_col, i_col = Prediction.probability, Prediction.image_id
+    read lazily a page at a time from ``table``."""
+    p_col, i_col = table.probability, table.image_id
     base = select(i_col, p_col).where(
-        Prediction.run_id == ctx.run_id, Prediction.task_id == task_id, cell_filter
+        table.run_id == ctx.run_id, table.task_id == task_id, cell_filter
     )
     if lower is not None:
         base = base.where(p_col >= lower[0] if lower[1] else p_col > lower[0])
@@ -560,31 +574,51 @@ def disagreements(
     confidence ``>= min_confidence`` (default 0.5: the model finds the label wrong more
     likely than right) are listed. Ties: image id, then task id. ``task_id`` None: every
     active task the run predicted.
+
+    ``p`` is the cell's **label check** where the run has one: the probability from a
+    model that did not train on that label (out of fold, ``crossfit.py``) — a network
+    that memorised a wrong label would otherwise agree with it. Cells labelled after
+    the run, and runs without label checks, use the run's prediction.
     """
     c = check_confidence(min_confidence)
     limit = max(0, int(limit))
     with project.reading() as session:
         ctx = _context(session, run_id, task_id)
+        checked = session.scalar(select(exists().where(LabelCheck.run_id == run_id)))
         streams = []
         for tid in ctx.task_ids:
-            streams.append(_disagreement_stream(ctx, tid, 1, c))
-            streams.append(_disagreement_stream(ctx, tid, 0, c))
+            for label in (1, 0):
+                if checked:
+                    streams.append(_disagreement_stream(ctx, tid, label, c, LabelCheck))
+                    extra = _unchecked(run_id, tid)
+                    streams.append(_disagreement_stream(ctx, tid, label, c, Prediction, extra))
+                else:
+                    streams.append(_disagreement_stream(ctx, tid, label, c))
         merged = heapq.merge(*streams, key=lambda d: (-d.confidence, d.image_id, d.task_id))
         return [d for _, d in zip(range(limit), merged, strict=False)]
 
 
 def _disagreement_stream(
-    ctx: _Context, task_id: int, label: int, min_confidence: float
+    ctx: _Context,
+    task_id: int,
+    label: int,
+    min_confidence: float,
+    table: Scored = Prediction,
+    extra: ColumnElement[bool] | None = None,
 ) -> Iterator[Disagreement]:
     t = ctx.threshold(task_id)
+    cells = _labelled(task_id, label, table)
+    if extra is not None:
+        cells = cells & extra
     if label == 1:  # labelled present, predicted absent: p < t and 1 - p >= c
         rows = _scan(
             ctx,
             task_id,
-            _labelled(task_id, 1),
+            cells,
             ascending=True,
             upper=(min(t, 1.0 - min_confidence + _EPS), True),
             first_page=_FIRST_PAGE_RARE,
+            table=table,
         )
         for image_id, p in rows:
             if p < t:
@@ -593,10 +627,11 @@ def _disagreement_stream(
         rows = _scan(
             ctx,
             task_id,
-            _labelled(task_id, 0),
+            cells,
             ascending=False,
             lower=(max(t, min_confidence), True),
             first_page=_FIRST_PAGE_RARE,
+            table=table,
         )
         for image_id, p in rows:
             yield Disagreement(image_id, task_id, 0, p, p)

@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 from sqlalchemy import Table, delete, insert, select, update
 
-from core.db.models import Prediction, Run, RunEpoch, RunTaskMetric, Task, utcnow
+from core.db.models import LabelCheck, Prediction, Run, RunEpoch, RunTaskMetric, Task, utcnow
 from core.errors import NotFoundError, UserError
 from core.project import Project
 
@@ -266,6 +266,25 @@ def write_predictions(
                 keys = ("run_id", "image_id", "task_id", "probability")
                 table = cast(Table, Prediction.__table__)
                 session.execute(insert(table), [dict(zip(keys, r, strict=True)) for r in chunk])
+
+
+def write_label_checks(
+    project: Project,
+    run_id: int,
+    image_ids: np.ndarray,
+    task_ids: np.ndarray,
+    probabilities: np.ndarray,
+) -> None:
+    """Replace the run's label checks with these cells (three equal-length 1-d arrays),
+    in one transaction: all of them or none."""
+    rows = [
+        {"run_id": run_id, "image_id": int(i), "task_id": int(t), "probability": float(p)}
+        for i, t, p in zip(image_ids, task_ids, probabilities, strict=True)
+    ]
+    with project.transaction() as session:
+        session.execute(delete(LabelCheck).where(LabelCheck.run_id == run_id))
+        if rows:
+            session.execute(insert(cast(Table, LabelCheck.__table__)), rows)
 
 
 _INSERT_PREDICTION = (

@@ -233,3 +233,25 @@ class Prediction(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
     probability: Mapped[float]
+
+
+class LabelCheck(Base):
+    """A known cell's probability from a model that did not train on its label: out of
+    fold for training cells (K-fold cross-fitting), the run's own for validation cells.
+    "Likely label errors" ranks these, so that a memorised wrong label is still found."""
+
+    __tablename__ = "label_check"
+    __table_args__ = (
+        Index(
+            "ix_label_check_run_task_probability_image",
+            "run_id",
+            "task_id",
+            "probability",
+            "image_id",
+        ),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    probability: Mapped[float]

@@ -103,7 +103,7 @@ def load_features(
 
 
 @dataclass
-class _OnDevice:
+class HeadData:
     """What the head trains on, on the device."""
 
     base: Tensor  # (n, dim): view 0 of every image of the snapshot
@@ -111,6 +111,8 @@ class _OnDevice:
     targets: Tensor  # (n_train, T) float
     known: Tensor  # (n_train, T) bool
     val_rows: np.ndarray
+    train_rows: np.ndarray
+    """The snapshot rows of the training images, in the order of ``views``."""
 
 
 def train_instant(
@@ -138,12 +140,13 @@ def train_instant(
     if len(train_rows) == 0:
         raise RunFailed("no trainable labels: no labelled training image could be read")
     dev = device.device
-    data = _OnDevice(
+    data = HeadData(
         base=torch.from_numpy(features.base).to(dev),
         views=torch.from_numpy(features.extra if keep.all() else features.extra[keep]).to(dev),
         targets=torch.from_numpy(snap.targets[train_rows].astype(np.float32)).to(dev),
         known=torch.from_numpy(snap.known[train_rows]).to(dev),
         val_rows=np.flatnonzero(snap.validation & features.ok),
+        train_rows=train_rows,
     )
     head = build_head(config.arch, spec.feature_dim, len(snap.task_ids), config.hidden)
     if config.init_from is not None:
@@ -157,6 +160,25 @@ def train_instant(
     assert best is not None
     head.load_state_dict(best["state"])
     calibration = recorder.calibrate()
+    from core.training.crossfit import cross_fit
+
+    def build() -> nn.Module:
+        return build_head(config.arch, spec.feature_dim, len(snap.task_ids), config.hidden).to(dev)
+
+    with _head_threads(device, config):
+        cross_fit(
+            project,
+            run_id,
+            snap,
+            build,
+            data,
+            config,
+            best["epoch"],
+            calibration,
+            head,
+            emit,
+            cancel,
+        )
     emit({"event": "predicting", "run": run_id, "images": len(snap.items)})
     write_run_predictions(
         project,
@@ -189,10 +211,46 @@ def _head_threads(device: DeviceInfo, config: TrainConfig) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def samples_per_epoch(n_train: int) -> int:
+    return min(max(n_train, MIN_SAMPLES_PER_EPOCH), MAX_SAMPLES_PER_EPOCH)
+
+
+def head_epoch(
+    head: nn.Module,
+    optimizer: OneCycleAdamW,
+    data: HeadData,
+    config: TrainConfig,
+    generator: torch.Generator,
+    pos_weight: Tensor | None,
+    cancel: Cancel,
+) -> Iterator[tuple[Tensor, int]]:
+    """One epoch of optimisation steps on random (image, view) samples of ``data``'s
+    training images; yields (loss, batch size) after each step."""
+    n, n_views = data.views.shape[:2]
+    flat_views = data.views.view(n * n_views, -1)  # index_select on it: 4× faster than [rows, v]
+    samples = samples_per_epoch(n)
+    dev = data.base.device
+    head.train()
+    repeats = math.ceil(samples / n)
+    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
+    view_of = torch.randint(0, n_views, (len(order),), generator=generator)
+    for b in range(math.ceil(samples / config.batch_size)):
+        if cancel():
+            raise TrainingCancelled
+        pick = slice(b * config.batch_size, min(samples, (b + 1) * config.batch_size))
+        rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
+        logits = head(flat_views.index_select(0, rows * n_views + chosen))
+        loss = multitask_loss(logits, data.targets[rows], data.known[rows], config.loss, pos_weight)
+        optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        yield loss, len(rows)
+
+
 def _fit(
     run_id: int,
     head: nn.Module,
-    data: _OnDevice,
+    data: HeadData,
     config: TrainConfig,
     recorder: EpochRecorder,
     emit: Emit,
@@ -200,9 +258,8 @@ def _fit(
     cancel: Cancel,
 ) -> None:
     """The epochs: random (image, view) samples, masked loss, an evaluation per epoch."""
-    n, n_views = data.views.shape[:2]
-    flat_views = data.views.view(n * n_views, -1)  # index_select on it: 4× faster than [rows, v]
-    samples = min(max(n, MIN_SAMPLES_PER_EPOCH), MAX_SAMPLES_PER_EPOCH)
+    n = data.views.shape[0]
+    samples = samples_per_epoch(n)
     steps_per_epoch = math.ceil(samples / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
@@ -216,24 +273,11 @@ def _fit(
         progress = EpochProgress(
             run_id, epoch, config.epochs, steps_per_epoch, emit, heartbeat, dev
         )
-        head.train()
-        repeats = math.ceil(samples / n)
-        order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
-        view_of = torch.randint(0, n_views, (len(order),), generator=generator)
-        for b in range(steps_per_epoch):
-            if cancel():
-                raise TrainingCancelled
-            pick = slice(b * config.batch_size, min(samples, (b + 1) * config.batch_size))
-            rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
-            logits = head(flat_views.index_select(0, rows * n_views + chosen))
-            loss = multitask_loss(
-                logits, data.targets[rows], data.known[rows], config.loss, pos_weight
-            )
-            optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
+        for b, (loss, size) in enumerate(
+            head_epoch(head, optimizer, data, config, generator, pos_weight, cancel)
+        ):
             step += 1
-            progress.add(loss, len(rows), b, step, b == steps_per_epoch - 1 or step >= total_steps)
+            progress.add(loss, size, b, step, b == steps_per_epoch - 1 or step >= total_steps)
             if step >= total_steps:
                 break
         train_loss = progress.train_loss(step)
