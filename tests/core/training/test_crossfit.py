@@ -77,7 +77,7 @@ def test_likely_label_errors_rank_by_the_checks_and_fall_back_for_new_labels(
     # every other check sits at 0.5: a cell labelled only after the run is judged by the
     # run's prediction instead (it has no check)
     snap = take_snapshot(demo_project, 0.3)
-    unknown = [(snap.items[r].image_id, snap.task_ids[j]) for r, j in zip(*np.nonzero(~snap.known))]
+    unknown = [(snap.items[r].image_id, snap.task_ids[j]) for r, j in np.argwhere(~snap.known)]
     image_ids, task_ids, probs = runs.read_predictions(demo_project, run_id)
     p_of = {(i, t): probs[a, b] for a, i in enumerate(image_ids) for b, t in enumerate(task_ids)}
     cell = max(unknown, key=lambda c: p_of[c])  # the model's most confident present
