@@ -71,10 +71,12 @@ def register(sub: Any) -> None:
     p.add_argument("--arch", choices=("shared", "separate"), default="shared")
     p.add_argument(
         "--loss",
-        choices=("masked", "partial", "assume-negative"),
+        choices=("masked", "partial", "assume-negative", "known-mean", "large-loss"),
         default="masked",
         help="masked: unknown cells left out; partial: Durand et al. reweighting; "
-        "assume-negative: unknown taken as absent (baseline)",
+        "known-mean: divided by the batch's known cells; assume-negative: unknown taken as "
+        "absent (baseline); large-loss: as absent but the largest-loss unknown cells left "
+        "out (Kim et al. 2022); see docs/measurements.md",
     )
     p.add_argument("--pos-weight", action="store_true", help="up-weight rare positives")
     p.add_argument("--val-fraction", type=float, default=0.2)

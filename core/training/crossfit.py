@@ -71,8 +71,10 @@ def out_of_fold(
         optimizer = OneCycleAdamW(head.parameters(), config.lr, config.weight_decay, steps)
         pos_weight = positive_weights(part.targets, part.known) if config.pos_weight else None
         generator = torch.Generator().manual_seed(config.seed + k + 1)
-        for _ in range(epochs):
-            for _step in head_epoch(head, optimizer, part, config, generator, pos_weight, cancel):
+        for epoch in range(1, epochs + 1):
+            for _step in head_epoch(
+                head, optimizer, part, config, generator, pos_weight, cancel, epoch
+            ):
                 pass
         out[held] = head_probabilities(head, data.base, data.train_rows[held], calibration)
     return out

@@ -30,7 +30,7 @@ from core.training.errors import RunFailed, TrainingCancelled
 from core.training.features import FeatureSet, gather
 from core.training.head_optim import OneCycleAdamW
 from core.training.heads import build_head
-from core.training.loss import multitask_loss, positive_weights
+from core.training.loss import multitask_loss, positive_weights, rejection_rates
 from core.training.predict import probabilities, write_run_predictions
 from core.training.progress import EpochProgress, Heartbeat
 from core.training.records import EpochRecorder, checked_snapshot, record_snapshot
@@ -223,9 +223,10 @@ def head_epoch(
     generator: torch.Generator,
     pos_weight: Tensor | None,
     cancel: Cancel,
+    epoch: int,
 ) -> Iterator[tuple[Tensor, int]]:
-    """One epoch of optimisation steps on random (image, view) samples of ``data``'s
-    training images; yields (loss, batch size) after each step."""
+    """One epoch (number ``epoch``) of optimisation steps on random (image, view)
+    samples of ``data``'s training images; yields (loss, batch size) after each step."""
     n, n_views = data.views.shape[:2]
     flat_views = data.views.view(n * n_views, -1)  # index_select on it: 4× faster than [rows, v]
     samples = samples_per_epoch(n)
@@ -234,13 +235,18 @@ def head_epoch(
     repeats = math.ceil(samples / n)
     order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
     view_of = torch.randint(0, n_views, (len(order),), generator=generator)
+    reject = None
+    if config.loss == "large-loss":
+        reject = rejection_rates(data.targets, data.known, epoch).to(dev)
     for b in range(math.ceil(samples / config.batch_size)):
         if cancel():
             raise TrainingCancelled
         pick = slice(b * config.batch_size, min(samples, (b + 1) * config.batch_size))
         rows, chosen = order[pick].to(dev), view_of[pick].to(dev)
         logits = head(flat_views.index_select(0, rows * n_views + chosen))
-        loss = multitask_loss(logits, data.targets[rows], data.known[rows], config.loss, pos_weight)
+        loss = multitask_loss(
+            logits, data.targets[rows], data.known[rows], config.loss, pos_weight, reject
+        )
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
@@ -274,7 +280,7 @@ def _fit(
             run_id, epoch, config.epochs, steps_per_epoch, emit, heartbeat, dev
         )
         for b, (loss, size) in enumerate(
-            head_epoch(head, optimizer, data, config, generator, pos_weight, cancel)
+            head_epoch(head, optimizer, data, config, generator, pos_weight, cancel, epoch)
         ):
             step += 1
             progress.add(loss, size, b, step, b == steps_per_epoch - 1 or step >= total_steps)

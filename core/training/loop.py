@@ -36,7 +36,7 @@ from core.training.device import DeviceInfo, select_device
 from core.training.errors import RunFailed, TrainingCancelled
 from core.training.image_cache import CacheCancelled, ImageCache, not_saved_warning
 from core.training.instant import train_instant
-from core.training.loss import multitask_loss, positive_weights
+from core.training.loss import multitask_loss, positive_weights, rejection_rates
 from core.training.metrics import TaskMetrics
 from core.training.model import MEAN, STD, to_model_input, use_channels_last
 from core.training.network import build_image_model, param_groups
@@ -222,6 +222,10 @@ def _train(
             run_id, epoch, config.epochs, steps_per_epoch, emit, heartbeat, device.device
         )
         model.train()
+        reject = None
+        if config.loss == "large-loss":
+            reject = rejection_rates(targets[train_rows], known[train_rows], epoch)
+            reject = reject.to(device.device)
         order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
         for b in range(steps_per_epoch):
             if cancel():
@@ -246,7 +250,7 @@ def _train(
                 enabled=device.amp_dtype is not None,
             ):
                 logits = model(x)
-            loss = multitask_loss(logits.float(), y, k, config.loss, pos_weight)
+            loss = multitask_loss(logits.float(), y, k, config.loss, pos_weight, reject)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
             scaler.step(optimizer)
