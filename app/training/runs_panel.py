@@ -113,6 +113,9 @@ def status_text(run: RunInfo) -> str:
     if run.status in ("running", "queued") and run.epochs_done:
         epochs = run.config.get("epochs")
         return f"{run.status} ({run.epochs_done}/{epochs})" if epochs else run.status
+    kept = core_runs.auto_kept(run)
+    if kept is not None and run.status == "done":
+        return "done · auto kept" if kept else "done · auto: not kept"
     return run.status
 
 

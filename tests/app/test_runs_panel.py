@@ -641,3 +641,30 @@ def test_one_trainer_at_a_time_between_train_and_the_comparison_job(
     assert panel.separate_action.isEnabled()
     statuses = sorted(r.status for r in core_runs.list_runs(demo_project))
     assert statuses == ["cancelled", "cancelled"], "one comparison run, one Train run"
+
+
+def test_the_status_says_which_candidate_an_auto_run_kept() -> None:
+    from dataclasses import replace
+
+    from app.training.runs_panel import status_text
+
+    base = RunInfo(
+        id=1,
+        status="done",
+        config={"epochs": 2},
+        created_at=datetime.now(UTC),
+        started_at=None,
+        finished_at=None,
+        device=None,
+        error=None,
+        snapshot=None,
+        epochs_done=2,
+        best_epoch=2,
+        best_mean_ap=0.5,
+        checkpoint=None,
+        predictions_complete=True,
+    )
+    assert status_text(base) == "done"
+    kept = replace(base, config={"auto": {"kept": True}})
+    assert status_text(kept) == "done · auto kept"
+    assert status_text(replace(base, config={"auto": {"kept": False}})) == "done · auto: not kept"
