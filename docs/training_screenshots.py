@@ -1,11 +1,12 @@
 """Screenshots of training from the window, on a virtual X screen (see docs/screenshots.py).
 
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/training_screenshots.py OUT_DIR [--quick]
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/training_screenshots.py OUT_DIR [--quick] [--auto]
 
 Trains real (small, fast) runs on a demo project through the window's Train
 button, and captures: training in progress, the metrics of the finished run,
 its threshold dialog, the shared-vs-separate comparison (not with ``--quick``),
-the prediction inspector and the bulk "Accept predictions" dialog.
+the prediction inspector and the bulk "Accept predictions" dialog. ``--auto``
+trains with the default backbone and mode (auto: its candidates are listed).
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ def main() -> None:
         assert window.training is not None and window.view is not None
         window.act_train_tab.trigger()
         panel = window.training.train
-        panel.set_settings(SETTINGS)
+        settings = dict(SETTINGS)
+        if "--auto" in sys.argv:  # the default: pretrained head and compact, one kept
+            settings.update(backbone="auto", mode="auto", image_size=0)
+        panel.set_settings(settings)
         panel.start_training()
         wait_for(panel.trainer.epoch_finished, 300_000)
         wait_for(panel.trainer.epoch_finished, 300_000)
