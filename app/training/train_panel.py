@@ -232,6 +232,7 @@ class TrainPanel(QWidget):
         self.trainer = TrainerProcess(self, program=program)
         self._epochs_planned = 0
         self._epoch_seconds: list[float] = []
+        self._started_run: int | None = None
         self._restoring = False
         self.last_outcome: TrainOutcome | None = None
         self._held: str | None = None  # why Train is disabled while idle (see hold)
@@ -568,6 +569,7 @@ class TrainPanel(QWidget):
         self.last_outcome = None
         self._epochs_planned = int(settings["epochs"])
         self._epoch_seconds = []
+        self._started_run = None
         self.status.setText("Starting the trainer…")
         self.progress_bar.setRange(0, 0)  # busy until the first event
         self.progress_bar.setFormat("Starting…")
@@ -616,6 +618,11 @@ class TrainPanel(QWidget):
 
     def _on_started(self, event: dict[str, Any]) -> None:
         config = event.get("config") or {}
+        if self._started_run is not None:  # an auto run's next candidate: its own curves
+            self.loss_chart.clear()
+            self.ap_chart.clear()
+            self._epoch_seconds = []
+        self._started_run = event.get("run") if isinstance(event.get("run"), int) else None
         self._epochs_planned = int(config.get("epochs") or self._epochs_planned)
         self.status.setText(
             f"Run {event.get('run')} on {event.get('device')} · {describe_config(config)}"
@@ -705,6 +712,25 @@ class TrainPanel(QWidget):
         except Exception:
             log.exception("could not mark run %s", outcome.run_id)
 
+    def _show_kept_run(self, run_id: int) -> None:
+        """The curves and summary line of the run an auto run kept (not the last one)."""
+        from app.training.runs_panel import task_ap_history
+
+        project = self.session.project
+        try:
+            info = runs.get_run(project, run_id)
+            epochs = runs.run_epochs(project, run_id)
+            history = task_ap_history(project, run_id, epochs)
+        except Exception:
+            log.exception("could not read run %s", run_id)
+            return
+        self.loss_chart.set_epochs(epochs)
+        self.ap_chart.set_task_history(history)
+        self._epochs_planned = int(info.config.get("epochs") or self._epochs_planned)
+        self.status.setText(
+            f"Run {run_id} (kept by auto) on {info.device} · {describe_config(info.config)}"
+        )
+
     def _show_best_epoch(self, outcome: TrainOutcome) -> None:
         """After a run: the metrics of its best epoch (the saved model), not its last."""
         if outcome.run_id is None or outcome.best_epoch is None:
@@ -714,6 +740,8 @@ class TrainPanel(QWidget):
         except Exception:
             log.exception("could not read the metrics of run %s", outcome.run_id)
             return
+        if outcome.run_id != self._started_run:  # auto kept an earlier candidate
+            self._show_kept_run(outcome.run_id)
         if rows:
             self.metrics_table.set_rows(rows)
             if outcome.status == "done":

@@ -166,14 +166,14 @@ def decide(candidates: list[Candidate], reliable: bool) -> Decision:
     if lead < MARGIN:
         return Decision(
             pretrained,
-            f"{best.label} leads by {lead:.3f} only (less than {MARGIN}): kept the pretrained "
-            "head, which retrains in seconds",
+            f"the {best.label} leads by {lead:.3f} only (less than {MARGIN}): kept the "
+            "pretrained head, which retrains in seconds",
             candidates,
         )
     return Decision(
         best,
-        f"{best.label} leads by {lead:.3f}: these images do not look like the photographs "
-        "the pretrained features were made from",
+        f"it leads by {lead:.3f}: these images do not look like the photographs the "
+        "pretrained features were made from",
         candidates,
     )
 

@@ -374,3 +374,33 @@ def test_the_default_settings_train_auto_and_show_the_candidates(
         assert config["auto"]["kept"] is True
     finally:
         panel.shutdown()
+
+
+def test_an_auto_run_shows_each_candidate_then_the_kept_one(
+    qtbot: QtBot, demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer's events of a real auto run (both candidates trained), replayed: each
+    candidate's curves start afresh, and the end shows the kept run, not the last one."""
+    from app.training.trainer_process import TrainOutcome
+    from core.training import auto
+    from core.training.loop import train
+    from tests.core.training.conftest import tiny_config
+
+    monkeypatch.setattr(auto, "MIN_SCRATCH_IMAGES", 0)
+    monkeypatch.setattr(auto, "MARGIN", 10.0)  # the pretrained head (the first) is kept
+    events: list[dict[str, Any]] = []
+    kept = train(demo_project, tiny_config(backbone="auto", mode="auto", epochs=2), events.append)
+    panel = TrainPanel(ProjectSession(demo_project))
+    qtbot.addWidget(panel)
+    panel._started_run = None
+    started = [e["run"] for e in events if e["event"] == "started"]
+    assert len(started) == 2 and kept == started[0] != started[1]
+    for event in events:
+        panel.trainer._dispatch(event)
+        if event["event"] == "started" and event["run"] == started[1]:
+            assert panel.loss_chart.point_count() == 0, "the second candidate starts afresh"
+    panel._show_best_epoch(TrainOutcome("done", run_id=kept, best_epoch=2, mean_ap=0.5))
+    assert panel.status.text().startswith(f"Run {kept} (kept by auto)")
+    assert panel.loss_chart.point_count() > 0
+    assert f"Kept run {kept}" in panel.auto_summary.text()
+    assert panel.metrics_table.editable_run() == kept
