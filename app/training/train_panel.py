@@ -71,6 +71,8 @@ BACKBONES = (
     ("auto", "auto"),
     ("compact", "compact (from scratch)"),
     ("efficientnet-lite0", "EfficientNet-Lite0"),
+    ("efficientnet-lite1", "EfficientNet-Lite1 (larger extra)"),
+    ("efficientnet-lite2", "EfficientNet-Lite2 (larger extra)"),
     ("resnet18", "ResNet-18"),
     ("mobilenet-v3-large", "MobileNetV3-Large"),
 )

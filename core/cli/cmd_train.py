@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
         "--backbone",
         default="auto",
         metavar="NAME",
-        help="compact | efficientnet-lite0 | resnet18 | mobilenet-v3-large | file:PATH; "
+        help="compact | efficientnet-lite0 | efficientnet-lite1 | efficientnet-lite2 | resnet18 "
+        "| mobilenet-v3-large | file:PATH; "
         "default auto: efficientnet-lite0 when its weights are installed, else compact",
     )
     p.add_argument(

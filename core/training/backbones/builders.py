@@ -20,14 +20,17 @@ from core.training import backbones as registry
 from core.training.backbones import (
     COMPACT,
     EFFICIENTNET_LITE0,
+    EFFICIENTNET_LITE1,
+    EFFICIENTNET_LITE2,
     INSTALL_HINT,
+    LITE_ARCHS,
     MOBILENET_V3_LARGE,
     PRETRAINED_ARCHS,
     RESNET18,
     BackboneSpec,
     base_spec,
 )
-from core.training.backbones.efficientnet_lite import EfficientNetLite0Features
+from core.training.backbones.efficientnet_lite import EfficientNetLiteFeatures
 from core.training.checkpoint import load_weights_only
 from core.training.model import CompactResNet
 
@@ -128,7 +131,13 @@ def detect_arch(state: Mapping[str, Tensor]) -> str | None:
     is recognised and the load then says which are missing.
     """
     if "_conv_stem.weight" in state:
-        return EFFICIENTNET_LITE0
+        head = state.get("_conv_head.weight")
+        if head is not None and head.shape[1] == 352:
+            return EFFICIENTNET_LITE2
+        # Lite1 has Lite0's widths and 21 blocks instead of 16
+        return (
+            EFFICIENTNET_LITE1 if "_blocks.20._project_conv.weight" in state else EFFICIENTNET_LITE0
+        )
     if "conv1.weight" in state and "layer1.0.conv1.weight" in state:
         return RESNET18 if "layer1.2.conv1.weight" not in state else None  # 34 has 3 blocks
     if "features.16.0.weight" in state and "features.0.0.weight" in state:
@@ -215,8 +224,8 @@ def _torchvision_net(arch: str, weights: Path | None = None) -> TorchvisionFeatu
 def _new(arch: str, width: int, weights: Path | None = None) -> nn.Module:
     if arch == COMPACT:
         return CompactFeatures(width)
-    if arch == EFFICIENTNET_LITE0:
-        return EfficientNetLite0Features()
+    if arch in LITE_ARCHS:
+        return EfficientNetLiteFeatures(arch)
     if arch in (RESNET18, MOBILENET_V3_LARGE):
         return _torchvision_net(arch, weights)
     raise UserError(f"unknown architecture {arch!r}")
@@ -224,7 +233,7 @@ def _new(arch: str, width: int, weights: Path | None = None) -> nn.Module:
 
 def _fill(module: nn.Module, state: StateDict, source: str) -> None:
     """Load a state dict of the original network into a backbone wrapper."""
-    if isinstance(module, EfficientNetLite0Features):
+    if isinstance(module, EfficientNetLiteFeatures):
         _load_strict(module.net, state, source)
     elif isinstance(module, TorchvisionFeatures):
         _load_strict(module.net, state, source)
@@ -298,12 +307,12 @@ def pretrained(arch: str, width: int = 24) -> tuple[nn.Module, BackboneSpec]:
     """The backbone with its own weights: none for compact, ImageNet for the others."""
     if arch == COMPACT:
         return CompactFeatures(width), base_spec(COMPACT, width)
-    if arch == EFFICIENTNET_LITE0:
-        path = registry.lite0_weights_path()
+    if arch in LITE_ARCHS:
+        path = registry.lite_weights_path(arch)
         if path is None:
             raise UserError(
-                f"--backbone {EFFICIENTNET_LITE0}: its ImageNet weights are not installed: "
-                f"{INSTALL_HINT}"
+                f"--backbone {arch}: its ImageNet weights are not installed: "
+                f"{registry.lite_install_hint(arch)}"
             )
         return from_file(path, arch, arch, base_spec(arch).source)
     models = _torchvision_models(arch)

