@@ -19,7 +19,8 @@ neither side pays for decoding inside its clock. Then, on the same labels:
   --image-size 64`` and the program's other defaults;
 * **default**: ``train()`` with the command line's defaults (``mtlabel train PATH``:
   auto, which trains the pretrained head and the compact network and keeps one);
-* **pretrained**: ``train()`` with ``--backbone efficientnet-lite0 --mode instant``.
+* **pretrained**: ``train()`` with ``--backbone efficientnet-lite0 --mode instant``;
+  **lite1**, **lite2**: the same on EfficientNet-Lite1 / -Lite2 (the ``larger`` extra).
 
 For the program's runs the hidden-cell ECE (mean over tasks) of the network's own
 probabilities and of the calibrated ones the run stores is printed too.
@@ -172,9 +173,12 @@ def main() -> None:
                         )
                     elif name == "default":
                         config = TrainConfig(backbone="auto", seed=seed)
-                    elif name == "pretrained":
+                    elif name in ("pretrained", "lite1", "lite2"):
+                        backbone = {"lite1": "efficientnet-lite1", "lite2": "efficientnet-lite2"}
                         config = TrainConfig(
-                            backbone="efficientnet-lite0", mode="instant", seed=seed
+                            backbone=backbone.get(name, "efficientnet-lite0"),
+                            mode="instant",
+                            seed=seed,
                         )
                     else:
                         raise SystemExit(f"unknown configuration {name!r}")
