@@ -22,7 +22,10 @@ def _line(c: dict[str, Any], kept: int | None) -> str:
     if c.get("skipped"):
         return f"{label}: <i>skipped — {html.escape(str(c['skipped']))}</i>"
     if status is None:
-        return f"{label}: <i>waiting</i>"
+        bound = f"at most {c.get('epochs')} epochs"
+        if c.get("budget_s"):
+            bound += f" or {float(c['budget_s']) / 60:.0f} min"
+        return f"{label}: <i>to train ({bound})</i>"
     if status != "done":
         return f"{label}: <i>{html.escape(str(status))}</i>"
     ap = c.get("mean_ap")

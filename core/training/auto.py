@@ -83,6 +83,8 @@ class Candidate:
             "seconds": self.seconds,
             "skipped": self.skipped,
             "error": self.error,
+            "epochs": self.config.epochs,
+            "budget_s": self.config.time_budget_s,
         }
 
 

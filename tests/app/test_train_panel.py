@@ -404,3 +404,43 @@ def test_an_auto_run_shows_each_candidate_then_the_kept_one(
     assert panel.loss_chart.point_count() > 0
     assert f"Kept run {kept}" in panel.auto_summary.text()
     assert panel.metrics_table.editable_run() == kept
+
+
+def test_the_auto_summary_lists_planned_candidates_with_their_bounds(qtbot: QtBot) -> None:
+    from app.training.auto_summary import AutoSummary
+
+    summary = AutoSummary()
+    qtbot.addWidget(summary)
+    assert summary.isHidden(), "nothing to show before an auto run reports"
+    plan = {
+        "event": "auto",
+        "stage": "plan",
+        "candidates": [
+            {
+                "key": "pretrained",
+                "label": "pretrained features",
+                "status": None,
+                "epochs": 12,
+                "budget_s": 900.0,
+            },
+            {
+                "key": "compact",
+                "label": "compact network from scratch",
+                "status": "skipped",
+                "skipped": "40 training images",
+            },
+        ],
+    }
+    summary.update_from(plan)
+    assert "pretrained features: <i>to train (at most 12 epochs or 15 min)</i>" in summary.text()
+    assert "compact network from scratch: <i>skipped — 40 training images</i>" in summary.text()
+    done = {
+        "key": "pretrained",
+        "label": "pretrained features",
+        "status": "done",
+        "run": 3,
+        "mean_ap": 0.8123,
+        "seconds": 12.4,
+    }
+    summary.update_from({"event": "auto", "stage": "candidate", "candidate": done})
+    assert "mean AP <b>0.812</b> · run 3 · 12 s" in summary.text()
