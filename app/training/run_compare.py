@@ -48,8 +48,9 @@ MAX_TABLE_ROWS = 20
 """The comparison table grows to this many rows, then scrolls."""
 BETTER_COLOUR = QColor(46, 157, 74)
 WORSE_COLOUR = QColor(214, 69, 65)
-_IGNORED_SETTINGS = frozenset({"device", "threads", "max_steps"})
-"""Settings that change speed, not what is learnt (or are smoke-test knobs)."""
+_IGNORED_SETTINGS = frozenset({"device", "threads", "max_steps", "auto"})
+"""Settings that change speed, not what is learnt (or are smoke-test knobs, or an auto
+run's record of its candidates)."""
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -42,6 +42,7 @@ from sqlalchemy import update
 
 from core import runs
 from core.db.models import Run
+from core.errors import UserError
 from core.project import Project
 from core.training.backbones import AUTO, COMPACT, default_choice
 from core.training.config import TrainConfig
@@ -127,7 +128,7 @@ def plan(project: Project, config: TrainConfig, cuda: bool) -> list[Candidate]:
     out.append(
         Candidate("compact", "compact network from scratch", compact, None if enough else too_few)
     )
-    if cuda and backbone != COMPACT:
+    if cuda and backbone != COMPACT and config.arch != "separate":  # no separate fine-tuning
         out.append(
             Candidate(
                 "finetune",
@@ -211,7 +212,12 @@ def train_auto(
                 "message": f"auto: candidate {n} of {len(todo)}: {candidate.label}",
             }
         )
-        run_id = train_one(project, candidate.config, relay, cancel)
+        try:
+            run_id = train_one(project, candidate.config, relay, cancel)
+        except UserError as exc:  # refused before its run began: the others go on
+            candidate.status, candidate.error = "failed", str(exc)
+            emit({"event": "warning", "message": f"auto: {candidate.label} refused ({exc})"})
+            continue
         last_run = run_id
         candidate.run_id = run_id
         candidate.seconds = time.monotonic() - started
@@ -219,8 +225,7 @@ def train_auto(
         candidate.status = info.status
         candidate.mean_ap = info.best_mean_ap
         candidate.error = info.error
-        if info.status == "cancelled":
-            _mark(project, candidates, None, "cancelled")
+        if info.status == "cancelled":  # nothing compared: no run is marked
             return run_id
         if info.status != "done":
             emit(
@@ -238,6 +243,9 @@ def train_auto(
         for c in snap.counts.values()
     )
     decision = decide(candidates, reliable)
+    changed = _labels_changed(project, candidates)
+    if changed:
+        decision.reason += f" ({changed})"
     chosen = decision.chosen
     _mark(project, candidates, chosen, decision.reason)
     message = _decision_message(decision)
@@ -300,6 +308,21 @@ def _decision_message(decision: Decision) -> str:
     chosen = decision.chosen
     kept = f"kept run {chosen.run_id}, {chosen.label}" if chosen else "nothing kept"
     return "auto: " + ", ".join(shown) + f" — {kept}: {decision.reason}"
+
+
+def _labels_changed(project: Project, candidates: list[Candidate]) -> str | None:
+    """A note when the candidates' label snapshots differ (labels were changed while the
+    auto run trained), so that their validation cells were not quite the same."""
+    seen = []
+    for c in candidates:
+        if c.run_id is not None and c.status == "done":
+            snapshot = runs.get_run(project, c.run_id).snapshot or {}
+            seen.append(json.dumps(snapshot.get("counts"), sort_keys=True))
+    if len(set(seen)) > 1:
+        return (
+            "labels changed while the candidates trained, so their validation cells differ a little"
+        )
+    return None
 
 
 def _mark(

@@ -52,8 +52,14 @@ class Calibration:
         return cls(np.ones(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks, dtype=np.int64))
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of (n, T) raw probabilities (through their logits)."""
-        return _sigmoid(_logit(probs) * self.slope + self.intercept).astype(np.float32)
+        """Calibrated probabilities of (n, T) raw probabilities (through their logits,
+        which saturate beyond about ±14: give logits to :meth:`apply_logits`)."""
+        return self.apply_logits(_logit(probs))
+
+    def apply_logits(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of (n, T) logits of the network."""
+        z = np.asarray(logits, dtype=np.float64)
+        return sigmoid(z * self.slope + self.intercept).astype(np.float32)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -83,7 +89,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.asarray(np.log(q) - np.log1p(-q))
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, stable for any z (float64)."""
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
 
 
@@ -95,7 +102,7 @@ def _fit_one(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         s = a * z + b
         # BCE with logits, stable: log(1 + e^s) - y s
         nll = float(np.sum(np.logaddexp(0.0, s) - y * s))
-        g = _sigmoid(s) - y
+        g = sigmoid(s) - y
         penalty = (a - 1.0) ** 2 / (2 * SLOPE_PRIOR_SD**2) + b**2 / (2 * INTERCEPT_PRIOR_SD**2)
         grad = np.array(
             [
@@ -115,14 +122,14 @@ def _fit_one(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(result.x[0]), float(result.x[1])
 
 
-def fit_calibration(probs: np.ndarray, targets: np.ndarray) -> Calibration:
-    """Per-task Platt scaling of (n, T) validation probabilities against targets
-    (1 present, 0 absent, -1 unknown). A task without both classes among its known
-    cells keeps the identity (nothing to fit against)."""
-    p = np.asarray(probs, dtype=np.float64)
+def fit_calibration(logits: np.ndarray, targets: np.ndarray) -> Calibration:
+    """Per-task Platt scaling of (n, T) validation logits against targets (1 present,
+    0 absent, -1 unknown). A task without both classes among its known cells keeps
+    the identity (nothing to fit against)."""
+    p = np.asarray(logits, dtype=np.float64)
     t = np.asarray(targets)
     if p.shape != t.shape or p.ndim != 2:
-        raise ValueError(f"probabilities {p.shape} and targets {t.shape} must be equal 2-d shapes")
+        raise ValueError(f"logits {p.shape} and targets {t.shape} must be equal 2-d shapes")
     n_tasks = p.shape[1]
     cal = Calibration.identity(n_tasks)
     slope, intercept, cells = cal.slope.copy(), cal.intercept.copy(), cal.cells.copy()
@@ -131,7 +138,7 @@ def fit_calibration(probs: np.ndarray, targets: np.ndarray) -> Calibration:
         y = (t[known, j] == 1).astype(np.float64)
         if y.size == 0 or y.min() == y.max():
             continue
-        slope[j], intercept[j] = _fit_one(_logit(p[known, j]), y)
+        slope[j], intercept[j] = _fit_one(p[known, j], y)
         cells[j] = int(y.size)
     return Calibration(slope, intercept, cells)
 

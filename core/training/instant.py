@@ -53,16 +53,21 @@ EVAL_BATCH = 4096
 
 @torch.no_grad()
 def head_probabilities(
-    head: nn.Module, features: Tensor, rows: np.ndarray, calibration: Calibration | None = None
+    head: nn.Module,
+    features: Tensor,
+    rows: np.ndarray,
+    calibration: Calibration | None = None,
+    raw: bool = False,
 ) -> np.ndarray:
     """Sigmoid outputs (len(rows), T) of the head on the given rows of ``features``
-    (calibrated when ``calibration`` is given)."""
+    (calibrated when ``calibration`` is given; the logits themselves when ``raw``)."""
     head.eval()
     out = []
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
     for start in range(0, len(index), EVAL_BATCH):
         chunk = index[start : start + EVAL_BATCH].to(features.device)
-        out.append(probabilities(head(features[chunk]), calibration).cpu())
+        z = head(features[chunk])
+        out.append((z.float() if raw else probabilities(z, calibration)).cpu())
     head.train()
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
@@ -287,9 +292,9 @@ def _fit(
             if step >= total_steps:
                 break
         train_loss = progress.train_loss(step)
-        val_probs = head_probabilities(head, data.base, data.val_rows)
+        val_logits = head_probabilities(head, data.base, data.val_rows, raw=True)
         recorder.end_epoch(
-            epoch, train_loss, val_probs, data.val_rows, progress.seconds(), head.state_dict
+            epoch, train_loss, val_logits, data.val_rows, progress.seconds(), head.state_dict
         )
         if step >= total_steps or recorder.stop_early(epoch):
             break

@@ -30,6 +30,7 @@ from core.training.augment import augment_batch
 from core.training.auto import is_auto, train_auto
 from core.training.backbones import FILE_PREFIX
 from core.training.backbones.builders import check_weights_file
+from core.training.calibration import sigmoid
 from core.training.choices import resolve_config
 from core.training.config import TrainConfig
 from core.training.device import DeviceInfo, select_device
@@ -262,9 +263,9 @@ def _train(
                 break
         train_loss = progress.train_loss(step)
 
-        val_probs = _validation_probs(model, data, val_rows, config, device)
+        val_logits = _validation_logits(model, data, val_rows, config, device)
         recorder.end_epoch(
-            epoch, train_loss, val_probs, val_rows, progress.seconds(), model.state_dict
+            epoch, train_loss, val_logits, val_rows, progress.seconds(), model.state_dict
         )
         if step >= total_steps or recorder.stop_early(epoch):
             break
@@ -279,13 +280,13 @@ def _train(
     emit({"event": "done", "run": run_id, "best_epoch": best["epoch"], "mean_ap": best["mean_ap"]})
 
 
-def _validation_probs(
+def _validation_logits(
     model: nn.Module, data: Prepared, val_rows: np.ndarray, config: TrainConfig, device: DeviceInfo
 ) -> np.ndarray:
     if len(val_rows) == 0:
         return np.zeros((0, len(data.snapshot.task_ids)), dtype=np.float32)
     return predict_array(
-        model, data.images, val_rows, device, config.batch_size * 2, data.mean, data.std
+        model, data.images, val_rows, device, config.batch_size * 2, data.mean, data.std, raw=True
     )
 
 
@@ -297,7 +298,7 @@ def evaluate(
     device: DeviceInfo,
 ) -> tuple[float | None, list[TaskMetrics]]:
     """Validation loss (masked: known cells only) and per-task metrics."""
-    probs = _validation_probs(model, data, val_rows, config, device)
+    probs = sigmoid(_validation_logits(model, data, val_rows, config, device))
     return validation_scores(probs, data.snapshot, val_rows)
 
 

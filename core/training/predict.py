@@ -35,9 +35,10 @@ def predict_array(
     mean: Sequence[float] = MEAN,
     std: Sequence[float] = STD,
     calibration: Calibration | None = None,
+    raw: bool = False,
 ) -> np.ndarray:
     """Probabilities (len(rows), T) for the given rows of the uint8 image tensor
-    (calibrated when ``calibration`` is given)."""
+    (calibrated when ``calibration`` is given; the logits themselves when ``raw``)."""
     model.eval()
     out = []
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
@@ -50,7 +51,7 @@ def predict_array(
             enabled=device.amp_dtype is not None,
         ):
             logits = model(x)
-        out.append(probabilities(logits, calibration).cpu())
+        out.append((logits.float() if raw else probabilities(logits, calibration)).cpu())
     model.train()
     if not out:
         return np.zeros((0, 0), dtype=np.float32)

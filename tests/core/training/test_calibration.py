@@ -26,6 +26,10 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1 / (1 + np.exp(-z)))
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    return np.asarray(np.log(p) - np.log1p(-p))
+
+
 def overconfident(n: int, seed: int, scale: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of a network whose logits are ``scale`` times too large, and labels
     drawn from the true probabilities."""
@@ -37,7 +41,7 @@ def overconfident(n: int, seed: int, scale: float = 3.0) -> tuple[np.ndarray, np
 
 def test_a_large_validation_set_corrects_an_overconfident_network() -> None:
     probs, y = overconfident(4000, seed=0)
-    cal = fit_calibration(probs, y)
+    cal = fit_calibration(logit(probs), y)
     assert cal.slope[0] == pytest.approx(1 / 3, abs=0.05)
     assert abs(cal.intercept[0]) < 0.1
     (before,) = task_eces(probs, y)
@@ -55,7 +59,7 @@ def test_a_tiny_validation_set_cannot_push_the_map_to_an_extreme() -> None:
     infinity (every probability to 0 or 1); the prior keeps it near no change."""
     probs = np.array([[0.9], [0.8], [0.7], [0.3], [0.2], [0.1]])
     y = np.array([[1], [1], [1], [0], [0], [0]], dtype=np.int8)
-    cal = fit_calibration(probs, y)
+    cal = fit_calibration(logit(probs), y)
     assert 0.8 < cal.slope[0] < 2.5 and abs(cal.intercept[0]) < 0.5
     out = cal.apply(probs)[:, 0]
     assert out.max() < 0.995 and out.min() > 0.005
@@ -72,7 +76,7 @@ def test_calibration_keeps_the_ranking_and_leaves_unfit_tasks_alone() -> None:
         ],
         axis=1,
     )
-    cal = fit_calibration(probs, targets)
+    cal = fit_calibration(logit(probs), targets)
     out = cal.apply(probs)
     assert (np.argsort(out[:, 0], kind="stable") == np.argsort(probs[:, 0], kind="stable")).all()
     assert list(cal.cells) == [50, 0, 0]
