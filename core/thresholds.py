@@ -135,21 +135,33 @@ def check_threshold(value: float) -> float:
 
 def set_user_threshold(project: Project, run_id: int, task_id: int, value: float | None) -> None:
     """Use ``value`` as the task's threshold for this run's predictions (None: the run's
-    own again). Refused for runs that are not finished or did not predict the task."""
+    own again); the task's validation precision, recall and F1 are recomputed at the
+    threshold now in use when the run saved its validation cells. Refused for runs that
+    are not finished or did not predict the task."""
     if value is not None:
         value = check_threshold(value)
     info = runs.get_run(project, run_id)
     runs.require_finished(info, "change a threshold")
     epoch = info.best_epoch or info.epochs_done
+    rows = [m for m in runs.run_task_metrics(project, run_id, epoch) if m.task_id == task_id]
+    if not rows:
+        raise UserError(f"run {run_id} has no metrics for this task: its threshold cannot be set")
+    values: dict[str, float | None] = {"user_threshold": value}
+    validation = task_validation(project, run_id, task_id)
+    decision = value if value is not None else rows[0].threshold
+    if validation is not None and decision is not None:
+        # the row's precision, recall and F1 follow the threshold it now decides at
+        tp, fp, fn = validation.confusion(decision)
+        values["precision"] = tp / (tp + fp) if tp + fp else None
+        values["recall"] = tp / (tp + fn) if tp + fn else None
+        values["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fn else None
     with project.transaction() as session:
-        changed = session.execute(
+        session.execute(
             update(RunTaskMetric)
             .where(
                 RunTaskMetric.run_id == run_id,
                 RunTaskMetric.epoch == epoch,
                 RunTaskMetric.task_id == task_id,
             )
-            .values(user_threshold=value)
-        ).rowcount  # type: ignore[attr-defined]
-    if not changed:
-        raise UserError(f"run {run_id} has no metrics for this task: its threshold cannot be set")
+            .values(**values)
+        )

@@ -80,9 +80,19 @@ class ThresholdDialog(QDialog):
                 "recall cannot be shown"
             )
 
+        if row.calibration_slope is not None:
+            own_text = (
+                f"Run {run_id} calls {row.name} present when its calibrated probability is at "
+                f"least {own:.2f} — there, present is the more likely value."
+            )
+        else:  # a run from before calibration: its threshold is a max-F1 point
+            own_text = (
+                f"Run {run_id} calls {row.name} present when its probability is at least "
+                f"{own:.2f}, the maximum-F1 point on its validation cells (this run's "
+                "probabilities are not calibrated)."
+            )
         intro = QLabel(
-            f"Run {run_id} calls {row.name} present when its calibrated probability is at "
-            f"least {own:.2f} — there, present is the more likely value. Raise the threshold "
+            own_text + " Raise the threshold "
             "to be wrong less often when it says present (precision); lower it to miss fewer "
             "present cells (recall). Predictions, Accept and exported models use your choice."
         )

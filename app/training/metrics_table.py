@@ -168,7 +168,8 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "Threshold",
         "Probability at or above which a cell counts as present: 0.5 on calibrated "
-        "probabilities unless you moved it (double-click a finished run's row)",
+        "probabilities (runs from before calibration: the maximum-F1 point), unless you "
+        "moved it — double-click a finished run's row",
         "threshold",
         _threshold_text,
         lambda r: r.decision_threshold,

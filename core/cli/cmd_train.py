@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="compact | efficientnet-lite0 | efficientnet-lite1 | efficientnet-lite2 | resnet18 "
         "| mobilenet-v3-large | file:PATH; "
-        "default auto: efficientnet-lite0 when its weights are installed, else compact",
+        "default auto (with --mode auto): train the pretrained head and the compact "
+        "network, keep the better on validation (README: auto)",
     )
     p.add_argument(
         "--mode",
@@ -42,7 +43,8 @@ def register(sub: Any) -> None:
         default="auto",
         help="scratch: train every weight; instant: frozen pretrained backbone, cached "
         "features, seconds to train; finetune: also train the backbone's last stages; "
-        "auto: instant for a pretrained backbone, scratch for compact",
+        "auto: instant for a pretrained backbone, scratch for compact (with --backbone auto: "
+        "the candidates of an auto run)",
     )
     p.add_argument(
         "--views",
@@ -270,7 +272,7 @@ def run_runs(args: argparse.Namespace) -> int:
                     _fmt(m.precision),
                     _fmt(m.recall),
                     _fmt(m.f1),
-                    _fmt(m.threshold, 2),
+                    _fmt(m.decision_threshold, 2),
                     m.na_reason or "",
                 ]
                 for m in metrics

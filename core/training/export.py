@@ -151,6 +151,8 @@ class _Loaded:
     ckpt: dict[str, Any]
     calibrated: bool
     """Whether the run fitted a calibration (runs from before it did not)."""
+    fitted_cells: np.ndarray
+    """Per task, the validation cells its calibration was fitted on (0: identity)."""
 
 
 # -- the network ---------------------------------------------------------------------
@@ -247,8 +249,8 @@ def load_for_export(project: Project, run_id: int) -> _Loaded:
     model = ProbabilityModel(folded, mean, std, calibration).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    calibrated = isinstance(ckpt.get("calibration"), dict)
-    return _Loaded(model, config, spec, mode, size, mean, std, ckpt, calibrated)
+    calibrated = bool(calibration.cells.sum() > 0)  # a map was fitted for some task
+    return _Loaded(model, config, spec, mode, size, mean, std, ckpt, calibrated, calibration.cells)
 
 
 # -- writing -------------------------------------------------------------------------
@@ -462,6 +464,11 @@ def _sidecar(
                     "intercept), applied inside the model",
                     "slope": float(model.slope[index]),
                     "intercept": float(model.intercept[index]),
+                    "fitted_on_cells": int(loaded.fitted_cells[index]),
+                    "note": None
+                    if loaded.fitted_cells[index] > 0
+                    else "not fitted (no validation cells of both classes): the network's own "
+                    "probability",
                     "ece_before": m.ece_raw if m else None,
                     "ece_after": m.ece if m else None,
                 }

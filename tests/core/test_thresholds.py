@@ -43,3 +43,20 @@ def test_a_moved_threshold_changes_what_the_run_predicts_and_a_bad_one_changes_n
     assert predictions.thresholds(demo_project, run_id)[task_id] == 0.5
     val = task_validation(demo_project, run_id, task_id)
     assert val is not None and len(val.probabilities) == val.n_present + val.n_absent > 0
+
+
+def test_a_moved_threshold_moves_the_validation_precision_and_recall_with_it(
+    demo_project: Project,
+) -> None:
+    run_id = train(demo_project, tiny_config(epochs=1), lambda e: None)
+    row = runs.run_task_metrics(demo_project, run_id)[0]
+    val = task_validation(demo_project, run_id, row.task_id)
+    assert val is not None
+    low = float(np.min(val.probabilities))  # everything called present
+    set_user_threshold(demo_project, run_id, row.task_id, max(low, 0.01))
+    moved = runs.run_task_metrics(demo_project, run_id)[0]
+    assert moved.recall == 1.0
+    assert moved.precision == pytest.approx(val.n_present / (val.n_present + val.n_absent))
+    set_user_threshold(demo_project, run_id, row.task_id, None)
+    back = runs.run_task_metrics(demo_project, run_id)[0]
+    assert (back.precision, back.recall, back.f1) == (row.precision, row.recall, row.f1)
