@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 
 from app.training.run_compare import settings_summary
 from app.training.trainer_process import TrainerProcess, TrainOutcome, flags_from_settings
-from core.training.backbones import default_choice
 
 CLI_SETTINGS = (
     "epochs",
@@ -77,8 +76,8 @@ def comparison_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     fields: ``augment`` becomes ``no_augment``; settings the CLI has no flag for,
     such as ``weight_decay``, and the panel's own ``_keys`` are dropped, as is
     ``init_from``). ``arch`` is left for each run to set. The default auto backbone
-    and mode become the pretrained head's (or, without its weights, the compact
-    network's), so that both runs train the same network.
+    and mode become ``--mode instant`` on the default backbone (auto's pretrained
+    candidate), so that both runs train the same network.
     """
     out: dict[str, Any] = {}
     for key, value in settings.items():
@@ -88,8 +87,9 @@ def comparison_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value
     if out.get("backbone", "auto") == "auto" and out.get("mode", "auto") == "auto":
         # The default auto run would pick a winner per stage (and could pick differently):
-        # both stages train its first candidate instead, the same network.
-        out["backbone"], out["mode"], _note = default_choice()
+        # both stages train its pretrained head instead (auto backbone, instant), the
+        # same network.
+        out["backbone"], out["mode"] = "auto", "instant"
     return out
 
 

@@ -484,7 +484,7 @@ def test_comparison_settings_take_a_runs_config_or_the_panels_settings() -> None
         "no_augment": True,
         "max_steps": None,
         # the default auto would pick a winner per stage: both train its pretrained head
-        "backbone": "efficientnet-lite0",
+        "backbone": "auto",
         "mode": "instant",
     }
     job = CompareSeparateJob()
@@ -496,7 +496,7 @@ def test_comparison_settings_take_a_runs_config_or_the_panels_settings() -> None
         "16",
         "--no-augment",
         "--backbone",
-        "efficientnet-lite0",
+        "auto",
         "--mode",
         "instant",
         "--arch",
