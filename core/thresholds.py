@@ -95,10 +95,8 @@ class TaskValidation:
 def task_validation(project: Project, run_id: int, task_id: int) -> TaskValidation | None:
     """The task's validation cells of the run, or None when the run saved none (runs from
     before calibration, or a task without known validation cells)."""
-    info = runs.get_run(project, run_id)
-    path = project.root / "runs" / str(run_id) / VALIDATION_FILE
-    if info.checkpoint is not None:
-        path = (project.root / info.checkpoint).parent / VALIDATION_FILE
+    runs.get_run(project, run_id)  # NotFoundError for a run that does not exist
+    path = project.runs_dir / str(run_id) / VALIDATION_FILE
     if not path.is_file():
         return None
     try:

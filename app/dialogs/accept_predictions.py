@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.session import ProjectSession
+from app.widgets.slider_spin import link_slider_and_spin
 from core import predictions as core_predictions
 from core.errors import UserError
 from core.predictions import AcceptCounts, TaskAcceptance
@@ -134,8 +135,7 @@ class AcceptPredictionsDialog(QDialog):
             start = DEFAULT_MIN_CONFIDENCE
         self.confidence_spin.setValue(start)
         self.confidence_slider.setValue(round(start * _STEPS))
-        self.confidence_slider.valueChanged.connect(self._slider_moved)
-        self.confidence_spin.valueChanged.connect(self._spin_changed)
+        link_slider_and_spin(self.confidence_slider, self.confidence_spin, _STEPS, self._update)
         self.task_combo.currentIndexChanged.connect(self._update)
         self._update()
 
@@ -219,18 +219,6 @@ class AcceptPredictionsDialog(QDialog):
                 QApplication.restoreOverrideCursor()
             self._plans[task_id] = plan
         return plan
-
-    def _slider_moved(self, value: int) -> None:
-        if round(self.confidence_spin.value() * _STEPS) != value:
-            self.confidence_spin.setValue(value / _STEPS)
-
-    def _spin_changed(self, value: float) -> None:
-        step = round(value * _STEPS)
-        if self.confidence_slider.value() != step:
-            self.confidence_slider.blockSignals(True)
-            self.confidence_slider.setValue(step)
-            self.confidence_slider.blockSignals(False)
-        self._update()
 
     def _update(self) -> None:
         plan = self._plan()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.slider_spin import link_slider_and_spin
 from core import runs
 from core.errors import UserError
 from core.project import Project
@@ -145,8 +146,7 @@ class ThresholdDialog(QDialog):
         start = row.decision_threshold if row.decision_threshold is not None else own
         self.spin.setValue(start)
         self.slider.setValue(round(start * _STEPS))
-        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / _STEPS))
-        self.spin.valueChanged.connect(self._spin_changed)
+        link_slider_and_spin(self.slider, self.spin, _STEPS, self._update)
         self._update()
 
     def threshold(self) -> float:
@@ -174,14 +174,6 @@ class ThresholdDialog(QDialog):
             return
         self.reset_requested = True
         super().accept()
-
-    def _spin_changed(self, value: float) -> None:
-        step = round(value * _STEPS)
-        if self.slider.value() != step:
-            self.slider.blockSignals(True)
-            self.slider.setValue(step)
-            self.slider.blockSignals(False)
-        self._update()
 
     def _update(self) -> None:
         if self.validation is None:

@@ -213,7 +213,17 @@ class RunTaskMetric(Base):
     user_threshold: Mapped[float | None]
 
 
-class Prediction(Base):
+class _CellProbability:
+    """A probability for one (image, task) cell from one run: the columns of the tables
+    the prediction queries walk by probability."""
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    probability: Mapped[float]
+
+
+class Prediction(_CellProbability, Base):
     """The model's probability for one cell, from one run."""
 
     __tablename__ = "prediction"
@@ -229,13 +239,8 @@ class Prediction(Base):
         ),
     )
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
-    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
-    probability: Mapped[float]
 
-
-class LabelCheck(Base):
+class LabelCheck(_CellProbability, Base):
     """A known cell's probability from a model that did not train on its label: out of
     fold for training cells (K-fold cross-fitting), the run's own for validation cells.
     "Likely label errors" ranks these, so that a memorised wrong label is still found."""
@@ -250,8 +255,3 @@ class LabelCheck(Base):
             "image_id",
         ),
     )
-
-    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
-    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
-    probability: Mapped[float]

@@ -73,6 +73,8 @@ class Candidate:
     mean_ap: float | None = None
     seconds: float | None = None
     error: str | None = None
+    counts: dict[str, Any] | None = None
+    """Per task, the cells of its run's label snapshot (``val_present`` …)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -225,6 +227,7 @@ def train_auto(
         candidate.status = info.status
         candidate.mean_ap = info.best_mean_ap
         candidate.error = info.error
+        candidate.counts = (info.snapshot or {}).get("counts")
         if info.status == "cancelled":  # nothing compared: no run is marked
             return run_id
         if info.status != "done":
@@ -237,15 +240,18 @@ def train_auto(
             )
         emit({"event": "auto", "stage": "candidate", "candidate": candidate.summary()})
 
-    snap = take_snapshot(project, config.val_fraction)
-    reliable = any(
+    # What the candidates were validated on, as their runs recorded it.
+    seen = [c.counts for c in candidates if c.status == "done" and c.counts is not None]
+    reliable = bool(seen) and any(
         c["val_present"] >= MIN_RELIABLE_CELLS and c["val_absent"] >= MIN_RELIABLE_CELLS
-        for c in snap.counts.values()
+        for c in seen[0].values()
     )
     decision = decide(candidates, reliable)
-    changed = _labels_changed(project, candidates)
-    if changed:
-        decision.reason += f" ({changed})"
+    if any(counts != seen[0] for counts in seen):
+        decision.reason += (
+            " (labels changed while the candidates trained, so their validation cells "
+            "differ a little)"
+        )
     chosen = decision.chosen
     _mark(project, candidates, chosen, decision.reason)
     message = _decision_message(decision)
@@ -308,21 +314,6 @@ def _decision_message(decision: Decision) -> str:
     chosen = decision.chosen
     kept = f"kept run {chosen.run_id}, {chosen.label}" if chosen else "nothing kept"
     return "auto: " + ", ".join(shown) + f" — {kept}: {decision.reason}"
-
-
-def _labels_changed(project: Project, candidates: list[Candidate]) -> str | None:
-    """A note when the candidates' label snapshots differ (labels were changed while the
-    auto run trained), so that their validation cells were not quite the same."""
-    seen = []
-    for c in candidates:
-        if c.run_id is not None and c.status == "done":
-            snapshot = runs.get_run(project, c.run_id).snapshot or {}
-            seen.append(json.dumps(snapshot.get("counts"), sort_keys=True))
-    if len(set(seen)) > 1:
-        return (
-            "labels changed while the candidates trained, so their validation cells differ a little"
-        )
-    return None
 
 
 def _mark(

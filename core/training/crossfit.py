@@ -85,14 +85,11 @@ def write_label_checks(
     run_id: int,
     snap: LabelSnapshot,
     data: HeadData,
-    oof: np.ndarray | None,
+    oof: np.ndarray,
     val_probs: np.ndarray,
 ) -> int:
-    """Store the known cells' label checks: ``oof`` for training images (None: not
-    cross-fitted, nothing stored), ``val_probs`` for the validation images. Returns the
-    number of cells stored."""
-    if oof is None:
-        return 0
+    """Store the known cells' label checks: ``oof`` for training images, ``val_probs``
+    for the validation images. Returns the number of cells stored."""
     rows = np.concatenate([data.train_rows, data.val_rows])
     probs = np.concatenate([oof, val_probs]) if len(data.val_rows) else oof
     known = snap.known[rows]
