@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QIcon,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,12 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import settings
+from app.icons import redo_icon, undo_icon
 from app.session import ProjectSession
 from app.shortcuts import DigitKeys
 from app.training.trainer_process import DeviceProbe
 from app.training.training_view import TrainingView
 from app.widgets.help_overlay import HelpOverlay
 from app.widgets.project_view import ProjectView
+from app.widgets.still_button import StillActionButton
 from app.widgets.welcome import WelcomePage
 from core.errors import UserError
 from core.project import PROJECT_FILE, Project
@@ -191,7 +194,13 @@ class MainWindow(QMainWindow):
         for a in (self.act_new, self.act_open, self.act_import):
             tools.addAction(a)
         tools.addSeparator()
-        self.toolbar_undo_slot = tools.addSeparator()
+        # Fixed words: the menu's "Undo Set car = present on 12 images" would widen the
+        # button at every key press and make the toolbar reflow.
+        self.toolbar_undo = StillActionButton("Undo", tools)
+        self.toolbar_redo = StillActionButton("Redo", tools)
+        tools.addWidget(self.toolbar_undo)
+        tools.addWidget(self.toolbar_redo)
+        tools.addSeparator()
         for a in (self.act_prev, self.act_next, self.act_refresh, self.act_help):
             tools.addAction(a)
         self.toolbar = tools
@@ -284,20 +293,25 @@ class MainWindow(QMainWindow):
         state = settings.settings().value("window/splitter")
         if isinstance(state, QByteArray):
             view.restoreState(state)
+        for old in (self.act_undo, self.act_redo):  # the last project's: their stack is gone
+            self.removeAction(old)
+            old.deleteLater()
         self.act_undo = session.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.act_undo.setIcon(self._icon(QStyle.StandardPixmap.SP_ArrowBack))
         self.act_redo = session.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_redo.setIcon(self._icon(QStyle.StandardPixmap.SP_ArrowForward))
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        self.act_undo.setIcon(undo_icon(text))
+        self.act_redo.setIcon(redo_icon(text))
         self._replace_edit_actions()
-        session.labels_changed.connect(self._update_status)
-        session.images_changed.connect(self._update_status)
+        view.browser.counts_changed.connect(self.status_counts.setText)
         self.setWindowTitle(f"{project.root.name} — mtlabel")
         settings.remember_project(str(project.root))
         self._update_enabled()
         self._update_status()
         self.project_opened.emit(str(project.root))
+        if view.browser.current_image() is None:
+            view.browser.step(1)  # the first image: number keys label it at once
         view.browser.setFocus()
 
     def _replace_edit_actions(self) -> None:
@@ -307,18 +321,17 @@ class MainWindow(QMainWindow):
         self.edit_menu.addAction(self.act_redo)
         self.edit_menu.addSeparator()
         self.edit_menu.addAction(self.act_prefs)
-        for a in self.toolbar.actions():
-            if a.data() == "undo":
-                self.toolbar.removeAction(a)
         for a in (self.act_undo, self.act_redo):
-            a.setData("undo")
-            self.addAction(a)
-            self.toolbar.insertAction(self.toolbar_undo_slot, a)
+            self.addAction(a)  # their shortcuts work wherever the focus is
+        self.toolbar_undo.set_action(self.act_undo)
+        self.toolbar_redo.set_action(self.act_redo)
 
     def close_project(self) -> None:
         if self.session is None:
             return
         self._save_layout()
+        self.toolbar_undo.set_action(None)
+        self.toolbar_redo.set_action(None)
         if self.training is not None:
             self.training.shutdown()
         if self.tabs is not None:
@@ -519,13 +532,8 @@ class MainWindow(QMainWindow):
         project = self.session.project
         self.status_project.setText(f"{project.root}   ·   annotator: {project.annotator}")
         view = self._project_view()
-        if view is not None:
-            QTimer.singleShot(
-                0,
-                lambda: self.status_counts.setText(
-                    f"{len(view.browser.image_ids()):,} images shown"
-                ),
-            )
+        if view is not None:  # the browser's own count line: one source for the counts
+            self.status_counts.setText(view.browser.count_label.text())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

@@ -45,11 +45,11 @@ class DigitKeys(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress or not self.enabled():
             return False
-        if isinstance(QApplication.focusWidget(), QLineEdit | QTextEdit | QAbstractSpinBox):
-            return False
-        focus = QApplication.focusWidget()
-        if isinstance(focus, QComboBox) and focus.isEditable():
-            return False
+        for widget in (QApplication.focusWidget(), watched):  # typing goes to text fields
+            if isinstance(widget, QLineEdit | QTextEdit | QAbstractSpinBox):
+                return False
+            if isinstance(widget, QComboBox) and widget.isEditable():
+                return False
         assert isinstance(event, QKeyEvent)
         digit = digit_of(event)
         if digit is None or digit > MAX_TASK_KEYS:

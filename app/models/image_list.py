@@ -106,8 +106,18 @@ class ImageRole(IntEnum):
 
 @dataclass(frozen=True)
 class ImageFilter:
+    """One kind (``FILTER_KINDS`` or ``PREDICTION_FILTER_KINDS``), narrowed by ``also``
+    — more task conditions, all of which must hold ("car: present" AND "tree: unknown")
+    — and by ``name``, a piece of the file name (case-insensitive)."""
+
     kind: str = "all"
     task_id: int | None = None
+    also: tuple[tuple[str, int], ...] = ()
+    name: str = ""
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.also or self.name)
 
 
 @dataclass(frozen=True)
@@ -144,17 +154,29 @@ def query_image_ids(
                 else count == len(active_task_ids)
             )
     elif kind in TASK_FILTER_KINDS:
-        cell = select(Label.image_id).where(
-            and_(Label.image_id == Image.id, Label.task_id == task_id)
-        )
-        if kind == "task_unknown":
-            query = query.where(~exists(cell))
-        else:
-            value = 1 if kind == "task_present" else 0
-            query = query.where(exists(cell.where(Label.value == value)))
+        assert task_id is not None
+        query = query.where(_task_condition(kind, task_id))
+    for also_kind, also_task in image_filter.also:
+        query = query.where(_task_condition(also_kind, also_task))
+    if image_filter.name:
+        pattern = "%" + _escape_like(image_filter.name) + "%"
+        query = query.where(Image.rel_path.ilike(pattern, escape="\\"))
     ordering = (Image.rel_path, Image.id) if order == "name" else (Image.imported_at, Image.id)
     with engine.connect() as conn:
         return list(conn.execute(query.order_by(*ordering)).scalars())
+
+
+def _task_condition(kind: str, task_id: int) -> Any:
+    """The WHERE clause of "task: present / absent / unknown"."""
+    cell = select(Label.image_id).where(and_(Label.image_id == Image.id, Label.task_id == task_id))
+    if kind == "task_unknown":
+        return ~exists(cell)
+    value = 1 if kind == "task_present" else 0
+    return exists(cell.where(Label.value == value))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def query_prediction_ids(
@@ -358,7 +380,17 @@ class ImageListModel(QAbstractListModel):
                 raise ValueError(f"filter {kind!r} needs the id of an active task, not {task_id}")
         elif task_id is not None:
             raise ValueError(f"filter {kind!r} takes no task")
-        self._filter = ImageFilter(kind, task_id)
+        self._filter = ImageFilter(kind, task_id, self._filter.also, self._filter.name)
+        self._reset()
+
+    def set_narrowing(self, also: Sequence[tuple[str, int]] = (), name: str = "") -> None:
+        """Narrow the current filter: every ``(task kind, task id)`` of ``also`` must hold
+        too, and the file name must contain ``name`` (case-insensitive; "" for any)."""
+        for kind, task_id in also:
+            if kind not in TASK_FILTER_KINDS or self._session.task(task_id) is None:
+                raise ValueError(f"not a task condition of an active task: {(kind, task_id)}")
+        f = self._filter
+        self._filter = ImageFilter(f.kind, f.task_id, tuple(also), name.strip())
         self._reset()
 
     def current_filter(self) -> ImageFilter:
@@ -372,7 +404,7 @@ class ImageListModel(QAbstractListModel):
         self._run_id = run_id
         if self._filter.kind in PREDICTION_FILTER_KINDS:
             if run_id is None:
-                self._filter = ImageFilter()
+                self._filter = ImageFilter(also=self._filter.also, name=self._filter.name)
             self._reset()
 
     def run_id(self) -> int | None:
@@ -458,16 +490,24 @@ class ImageListModel(QAbstractListModel):
     def _load_ids(self) -> None:
         try:
             self._active = [t.id for t in self._session.tasks()]
-            if self._filter.task_id is not None and self._filter.task_id not in self._active:
-                self._filter = ImageFilter()  # its task was archived or deleted
+            f = self._filter
+            if f.task_id is not None and f.task_id not in self._active:
+                f = ImageFilter(also=f.also, name=f.name)  # its task was archived or deleted
+            if any(t not in self._active for _, t in f.also):
+                also = tuple((k, t) for k, t in f.also if t in self._active)
+                f = ImageFilter(f.kind, f.task_id, also, f.name)
+            self._filter = f
             self._notes = {}
             if self._filter.kind in PREDICTION_FILTER_KINDS:
                 self._ids = self._prediction_ids()
+                if self._filter.narrowed:  # the run's order, narrowed
+                    narrowing = ImageFilter(also=self._filter.also, name=self._filter.name)
+                    keep = set(query_image_ids(self._engine, narrowing, "name", self._active))
+                    self._ids = [i for i in self._ids if i in keep]
             else:
                 self._ids = query_image_ids(self._engine, self._filter, self._order, self._active)
-            self._total = (
-                len(self._ids) if self._filter.kind == "all" else query_image_count(self._engine)
-            )
+            unfiltered = self._filter.kind == "all" and not self._filter.narrowed
+            self._total = len(self._ids) if unfiltered else query_image_count(self._engine)
             self._error_reported = False
         except SQLAlchemyError as exc:
             self._ids, self._total = [], 0
@@ -484,7 +524,7 @@ class ImageListModel(QAbstractListModel):
                 return ids
             except UserError as exc:
                 self._session.error.emit(f"The predictions cannot be used: {exc}")
-        self._filter = ImageFilter()
+        self._filter = ImageFilter(also=self._filter.also, name=self._filter.name)
         return query_image_ids(self._engine, self._filter, self._order, self._active)
 
     def _report(self, message: str) -> None:
@@ -550,7 +590,8 @@ class ImageListModel(QAbstractListModel):
                 self.index(max(rows)),
                 [int(ImageRole.LabelState), int(Qt.ItemDataRole.ToolTipRole)],
             )
-        if self._filter.kind not in ("all", "predicted_present"):  # those ignore labels
+        label_free = self._filter.kind in ("all", "predicted_present") and not self._filter.also
+        if not label_free:
             self._set_stale(True)
 
     def _on_tasks_changed(self) -> None:

@@ -15,6 +15,11 @@ from app.widgets.label_panel import LabelPanel
 
 PANEL_WIDTH = 320
 _WARNING_COLOUR = "#d9822b"
+EMPTY_PROJECT_HINT = (
+    "This project has no images yet.\n"
+    "Import a folder or files: File → Import Images… (Ctrl+I),\n"
+    "or drop them on the window."
+)
 
 
 def position_text(number: int, total: int) -> str:
@@ -42,6 +47,7 @@ class AnnotatePane(QWidget):
         self._current: int | None = None
         self._position: tuple[int, int] = (0, 0)
         self._selection: list[int] = []
+        self._empty_project = False
 
         self.name_label = QLabel()
         self.name_label.setObjectName("imageName")
@@ -103,6 +109,23 @@ class AnnotatePane(QWidget):
         if image_id is None or image_id not in self._selection:
             self._selection = [] if image_id is None else [image_id]
         self._update()
+
+    def set_position(self, position: tuple[int, int], project_images: int = -1) -> None:
+        """The current image's place in the list changed (a filter, a sort, a refresh);
+        ``project_images`` (when known) is how many images the project holds: with none
+        the pane says how to import some."""
+        self._position = position
+        if project_images >= 0 and (project_images == 0) != self._empty_project:
+            self._empty_project = project_images == 0
+            if self._current is None:
+                self.view.clear(self._nothing_shown())
+        if self._current is not None:
+            self.position_label.setText(position_text(*position))
+
+    def _nothing_shown(self) -> str:
+        if self._empty_project:
+            return EMPTY_PROJECT_HINT
+        return "No image selected"
 
     def show_selection(self, image_ids: Sequence[int]) -> None:
         """Several images: the panel acts on all of them; the view keeps the current image."""
@@ -167,7 +190,7 @@ class AnnotatePane(QWidget):
         # The panel first: when the view says image_shown, the whole pane is up to date.
         self._update_panel()
         if info is None:
-            self.view.clear("No image selected")
+            self.view.clear(self._nothing_shown())
         else:
             self.view.show_image(info.id, info.path, info.status, info.rel_path)
 

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import (
@@ -47,7 +48,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -69,6 +72,7 @@ from app.models.image_list import (
 )
 from app.session import ProjectSession
 from app.thumbnails import ThumbnailLoader
+from core.tasks import TaskInfo
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -85,6 +89,8 @@ BADGE_COLOURS = {
 MISSING_COLOUR = QColor("#d64541")
 
 SORTS = (("name", "Name"), ("imported", "Import time"))
+SEARCH_DELAY_MS = 250
+"""The name search applies this long after the last key typed."""
 
 
 def draw_mark(kind: str, dpr: float) -> QPixmap:
@@ -250,6 +256,9 @@ class ImageBrowser(QWidget):
     """The current image's id, or -1 when there is none."""
     selection_changed = Signal(list)
     """Ids of the selected images, in the list's order."""
+    counts_changed = Signal(str)
+    """The count line ("197 of 400 images"), whenever it or the current position changes:
+    the one source of the counts the status bar and the image header show."""
 
     def __init__(
         self,
@@ -289,6 +298,26 @@ class ImageBrowser(QWidget):
             "that nothing moves under the cursor. Click to apply the filter again."
         )
         self.refresh_button.setVisible(False)
+        self.and_combo = QComboBox()
+        self.and_combo.setObjectName("browserAnd")
+        self.and_combo.setToolTip(
+            "A second condition the images must meet too, e.g. Show “car: present” "
+            "and “tree: unknown”"
+        )
+        self.and_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.and_combo.setMinimumContentsLength(14)
+        self.and_combo.setMaxVisibleItems(24)
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("browserSearch")
+        self.search_edit.setPlaceholderText("File name contains…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setToolTip("Show only images whose file name contains this text")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._apply_narrowing)
         self.count_label = QLabel()
         self.count_label.setObjectName("browserCount")
         self.count_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
@@ -309,6 +338,14 @@ class ImageBrowser(QWidget):
         bar.addWidget(self.refresh_button)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
+        narrow = QHBoxLayout()
+        narrow.setContentsMargins(6, 0, 6, 4)
+        narrow.setSpacing(6)
+        and_label = QLabel("and")
+        and_label.setBuddy(self.and_combo)
+        narrow.addWidget(and_label)
+        narrow.addWidget(self.and_combo)
+        narrow.addWidget(self.search_edit, 1)
 
         self.delegate = ThumbnailDelegate(self.thumbnails, self)
         self.view = ThumbnailView()
@@ -336,13 +373,23 @@ class ImageBrowser(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        layout.addLayout(narrow)
         layout.addWidget(self.view, 1)
 
         self.setFocusProxy(self.view)
         # A click on the filter bar leaves the keyboard with the grid (whose keys label and
         # move); Tab still reaches the bar.
-        for control in (self.filter_combo, self.sort_combo, self.refresh_button):
+        for control in (self.filter_combo, self.sort_combo, self.refresh_button, self.and_combo):
             control.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        # The count and the Show menu change their text; the pane's width must not follow.
+        self.count_label.setMinimumWidth(
+            self.count_label.fontMetrics().horizontalAdvance("888,888 of 888,888 images")
+        )
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.filter_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.filter_combo.setMinimumContentsLength(18)
         self._fill_filter_combo()
         selection = self.view.selectionModel()
         selection.currentChanged.connect(self._on_current_changed)
@@ -353,6 +400,9 @@ class ImageBrowser(QWidget):
         self.filter_combo.currentIndexChanged.connect(self._apply_filter)
         self.sort_combo.currentIndexChanged.connect(self._apply_sort)
         self.refresh_button.clicked.connect(self._refresh)
+        self.and_combo.currentIndexChanged.connect(self._apply_narrowing)
+        self.search_edit.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search_edit.returnPressed.connect(self._apply_narrowing)
         self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
         # After the model's own handler (connected first), which may have dropped a filter.
         session.tasks_changed.connect(self._fill_filter_combo)
@@ -370,7 +420,10 @@ class ImageBrowser(QWidget):
         """Make ``image_id`` current and the only selection; shows all images if the
         filter hides it. Unknown ids are ignored."""
         row = self.list_model.row_of(image_id)
-        if row is None and self.list_model.current_filter().kind != "all":
+        current = self.list_model.current_filter()
+        if row is None and (current.kind != "all" or current.narrowed):
+            self._clear_narrowing_controls()
+            self.list_model.set_narrowing()
             self._set_filter(ImageFilter())
             row = self.list_model.row_of(image_id)
         if row is not None:
@@ -450,7 +503,46 @@ class ImageBrowser(QWidget):
             combo.setCurrentIndex(max(0, self._filter_index(wanted)))
         finally:
             combo.blockSignals(False)
+        self._fill_and_combo(tasks)
         self._update_sort_enabled()
+
+    def _fill_and_combo(self, tasks: list[TaskInfo]) -> None:
+        combo = self.and_combo
+        wanted = self.list_model.current_filter().also
+        combo.blockSignals(True)
+        try:
+            combo.clear()
+            combo.addItem("(nothing more)", None)
+            for task in tasks:
+                for kind in TASK_FILTER_KINDS:
+                    combo.addItem(filter_label(kind, task.name), (kind, task.id))
+            index = combo.findData(wanted[0]) if wanted else 0
+            combo.setCurrentIndex(max(0, index))
+        finally:
+            combo.blockSignals(False)
+
+    def _apply_narrowing(self, *_: object) -> None:
+        self._search_timer.stop()
+        condition = self.and_combo.currentData()
+        also = [tuple(condition)] if condition is not None else []
+        name = self.search_edit.text()
+        current = self.list_model.current_filter()
+        if tuple(tuple(c) for c in also) == current.also and name.strip() == current.name:
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.list_model.set_narrowing([(str(k), int(t)) for k, t in also], name)
+        finally:
+            QApplication.restoreOverrideCursor()
+
+    def _clear_narrowing_controls(self) -> None:
+        for control in (self.and_combo, self.search_edit):
+            control.blockSignals(True)
+        self.and_combo.setCurrentIndex(0)
+        self.search_edit.clear()
+        self._search_timer.stop()
+        for control in (self.and_combo, self.search_edit):
+            control.blockSignals(False)
 
     def _update_sort_enabled(self) -> None:
         by_prediction = self.list_model.current_filter().kind in PREDICTION_FILTER_KINDS
@@ -511,6 +603,7 @@ class ImageBrowser(QWidget):
         if len(self._selected) > 1:
             text += f"  ·  {len(self._selected):,} selected"
         self.count_label.setText(text)
+        self.counts_changed.emit(text)
 
     # -- current and selection -----------------------------------------------------------
 
@@ -531,6 +624,7 @@ class ImageBrowser(QWidget):
         if image_id != self._current_id:
             self._current_id = image_id
             self.current_image_changed.emit(-1 if image_id is None else image_id)
+            self._update_count()
 
     def _on_selection_changed(self, *_: QItemSelection) -> None:
         selected = self._selected_ids()

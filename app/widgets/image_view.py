@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QPalette,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -418,7 +419,15 @@ class ImageView(QGraphicsView):
     def _apply_fit(self) -> None:
         if self._message or self._item.pixmap().isNull():
             return
+        # A fitted image needs no scroll bars; with them "as needed" their coming and
+        # going resizes the viewport after the fit was computed (cropped, scrolled).
+        self._set_scroll_bars(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def _set_scroll_bars(self, policy: Qt.ScrollBarPolicy) -> None:
+        if self.horizontalScrollBarPolicy() != policy:
+            self.setHorizontalScrollBarPolicy(policy)
+            self.setVerticalScrollBarPolicy(policy)
 
     def _zoom(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale by ``factor`` keeping the image point under ``anchor`` (view pixels) in place."""
@@ -433,6 +442,7 @@ class ImageView(QGraphicsView):
         at = viewport_centre if anchor is None else anchor
         fixed = self.mapToScene(at.toPoint())
         self._fit_mode = False
+        self._set_scroll_bars(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scale(target / current, target / current)
         # Centre the view so that ``fixed`` lands under ``at`` again (clamped at the edges).
         self.centerOn(fixed - (at - viewport_centre) / target)
@@ -454,6 +464,7 @@ class ImageView(QGraphicsView):
         if self._fit_mode:
             anchor: QPointF = self.mapToScene(event.position().toPoint())
             self._fit_mode = False
+            self._set_scroll_bars(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
             self.resetTransform()
             self.centerOn(anchor)
         else:
@@ -462,6 +473,15 @@ class ImageView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self._fit_mode:
+            self._apply_fit()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._fit_mode:  # the layout settles after the first show: fit once it has
+            QTimer.singleShot(0, self._apply_fit_if_fitting)
+
+    def _apply_fit_if_fitting(self) -> None:
         if self._fit_mode:
             self._apply_fit()
 

@@ -31,6 +31,12 @@ class ProjectView(QSplitter):
         self.setChildrenCollapsible(False)
         self.browser.current_image_changed.connect(self._current_changed)
         self.browser.selection_changed.connect(self._selection_changed)
+        self.browser.counts_changed.connect(
+            lambda _text: self.annotate.set_position(
+                self.browser.position(), self.browser.list_model.total_images()
+            )
+        )
+        self.annotate.set_position((0, 0), self.browser.list_model.total_images())
         self.previous_image: int | None = None
         self._current: int | None = None
 
