@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPlainTextEdit,
-    QProgressDialog,
+    QProgressBar,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.session import ProjectSession
 from app.workers import run_in_thread
 from core.errors import LabelFileError
+from core.labels import counts_per_task
 from core.formats import (
     FORMATS,
     LabelExportSummary,
@@ -110,12 +111,10 @@ def _run_busy(
 ) -> tuple[Any, BaseException | None, str | None]:
     """Run ``fn`` in a job, with a busy dialog if it takes a moment; wait (events keep
     flowing) and return (result, exception, message)."""
-    dialog = QProgressDialog(text, "", 0, 0, parent)
-    dialog.setWindowTitle(title)
-    dialog.setCancelButton(None)  # an all-or-nothing import cannot stop half-way
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(60 * 60 * 1000)
-    dialog.setMinimumWidth(380)
+    # Not a QProgressDialog: its own timer shows it 4 s after it is made unless its value
+    # reaches the maximum, which a busy (0..0) one never does — it popped up over the
+    # result message after every import.
+    dialog = BusyDialog(title, text, parent)
     job = run_in_thread(fn, *args, name=title, **kw)
     timer = QTimer(dialog)
     timer.setSingleShot(True)
@@ -126,6 +125,26 @@ def _run_busy(
     dialog.hide()
     dialog.deleteLater()
     return job.result, job.exception, job.error
+
+
+class BusyDialog(QDialog):
+    """"Reading labels.csv…" with a moving bar and no buttons: an all-or-nothing import
+    cannot stop half-way. Shown only by its owner, never by a timer of its own."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("busyDialog")
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumWidth(380)
+        bar = QProgressBar(self)
+        bar.setRange(0, 0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(text, self))
+        layout.addWidget(bar)
+
+    def reject(self) -> None:  # Escape: the job cannot be stopped; the dialog stays
+        pass
 
 
 # -- import -------------------------------------------------------------------------------
@@ -334,9 +353,14 @@ def import_label_file(
         QMessageBox.warning(parent, "Import labels", f"Nothing was imported: {message}")
         return None
     assert isinstance(result, LabelImportSummary)
+    # Committed by now (import_labels returns after its transaction); what the window
+    # says next is read back from the database, not taken from what was sent.
+    known = sum(c.known for c in counts_per_task(session.project))
     session.tasks_changed.emit()
     session.images_changed.emit()
-    QMessageBox.information(parent, "Labels imported", import_summary_text(result))
+    text = import_summary_text(result)
+    text += f"\nSaved: the project now holds {known:,} known labels."
+    QMessageBox.information(parent, "Labels imported", text)
     return result
 
 

@@ -19,6 +19,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog, QWidget
 
+from app.dialogs.label_files import BusyDialog
+
 from app.session import ProjectSession
 from core import tasks as core_tasks
 from core.project import Project
@@ -102,7 +104,7 @@ class DialogAnswerer:
             self._handled = None
         if widget is None or not widget.isVisible() or widget is self._handled:
             return
-        if isinstance(widget, QProgressDialog) and not (
+        if isinstance(widget, QProgressDialog | BusyDialog) and not (
             self._expected and isinstance(widget, self._expected[0][0])
         ):
             return  # progress dialogs come and go by themselves

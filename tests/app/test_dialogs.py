@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -545,6 +546,66 @@ def test_label_import_creates_tasks_and_refreshes(
     assert "line 4 “nope.jpg”" in messages[0]
     assert "Edit → Undo does not undo a file import" in messages[0]
     assert panel_session.undo_stack.count() == 0
+
+
+def test_a_slow_import_shows_a_busy_dialog_that_does_not_come_back_over_the_result(
+    qtbot: QtBot,
+    panel_session: ProjectSession,
+    tmp_path: Path,
+    dialog_answers: DialogAnswerer,
+    answer_open_file: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The busy window used to be a QProgressDialog, whose own timer showed it 4 s after
+    it was made: over the result message, with no button, blocking OK until Escape."""
+    import app.dialogs.label_files as label_files
+
+    good = tmp_path / "labels.csv"
+    good.write_text("image,car\nimg_00000.jpg,1\nimg_00001.jpg,0\n")
+    answer_open_file.append(str(good))
+    real = label_files.import_labels
+    busy_seen: list[bool] = []
+
+    def slow(
+        project: Project,
+        path: str,
+        fmt: str,
+        *,
+        create_tasks: bool,
+        uncertain: str,
+        overwrite_with_unknown: bool,
+    ) -> Any:
+        time.sleep(0.6)
+        return real(
+            project,
+            path,
+            fmt,
+            create_tasks=create_tasks,
+            uncertain=uncertain,
+            overwrite_with_unknown=overwrite_with_unknown,
+        )
+
+    monkeypatch.setattr(label_files, "import_labels", slow)
+    monkeypatch.setattr(
+        label_files.BusyDialog,
+        "showEvent",
+        lambda self, event: busy_seen.append(True),
+    )
+    seen: list[str] = []
+
+    def read_late(box: QMessageBox) -> None:
+        QTest.qWait(4500)  # past QProgressDialog's 4 s
+        busy = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+        seen.append(box.text())
+        seen.extend(type(w).__name__ for w in busy)
+        press_ok(box)
+
+    dialog_answers.expect(LabelImportOptionsDialog, lambda d: d.accept())
+    dialog_answers.expect(QMessageBox, read_late)
+    assert import_label_file(None, panel_session) is not None
+    assert busy_seen  # it showed while the file was read
+    assert "Saved: the project now holds 2 known labels." in seen[0]
+    assert "BusyDialog" not in seen[1:] and "QProgressDialog" not in seen[1:]
 
 
 def test_unknown_task_without_create_says_what_to_tick(
