@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -124,7 +125,11 @@ class MainWindow(QMainWindow):
         )
         self.act_close = self._action("&Close Project", self.close_project, "Ctrl+W")
         self.act_import = self._action(
-            "&Import Images…", self.import_images, "Ctrl+I", sp.SP_FileDialogContentsView
+            "&Import Image Folder…", self.import_images, "Ctrl+I", sp.SP_FileDialogContentsView
+        )
+        self.act_import.setIconText("Import Images")
+        self.act_import_files = self._action(
+            "Import Image &Files…", self.import_image_files, "Ctrl+Shift+I"
         )
         self.act_import_labels = self._action("Import &Labels…", self.import_labels)
         self.act_export_labels = self._action("&Export Labels…", self.export_labels)
@@ -162,7 +167,12 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addMenu(self.recent_menu)
         file.addSeparator()
-        for a in (self.act_import, self.act_import_labels, self.act_export_labels):
+        for a in (
+            self.act_import,
+            self.act_import_files,
+            self.act_import_labels,
+            self.act_export_labels,
+        ):
             file.addAction(a)
         file.addSeparator()
         file.addAction(self.act_close)
@@ -193,6 +203,13 @@ class MainWindow(QMainWindow):
         tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for a in (self.act_new, self.act_open, self.act_import):
             tools.addAction(a)
+        import_button = tools.widgetForAction(self.act_import)
+        if isinstance(import_button, QToolButton):  # its arrow offers files as well
+            menu = QMenu(import_button)
+            menu.addAction(self.act_import)
+            menu.addAction(self.act_import_files)
+            import_button.setMenu(menu)
+            import_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         tools.addSeparator()
         # Fixed words: the menu's "Undo Set car = present on 12 images" would widen the
         # button at every key press and make the toolbar reflow.
@@ -223,6 +240,7 @@ class MainWindow(QMainWindow):
             self.act_export_model,
             self.act_close,
             self.act_import,
+            self.act_import_files,
             self.act_import_labels,
             self.act_export_labels,
             self.act_refresh,
@@ -369,6 +387,17 @@ class MainWindow(QMainWindow):
                 return
             sources = [folder]
         import_images_with_progress(self, self.session, sources)
+
+    def import_image_files(self) -> None:
+        from app.dialogs.import_images import IMAGE_FILE_FILTER
+
+        if self.session is None:
+            return
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import image files", "", f"{IMAGE_FILE_FILTER};;All files (*)"
+        )
+        if files:
+            self.import_images(files)
 
     def import_labels(self) -> None:
         from app.dialogs.label_files import import_label_file

@@ -34,12 +34,15 @@ from PySide6.QtWidgets import (
 from app.session import ProjectSession
 from app.workers import Job, run_in_thread
 from core.images import importer
-from core.images.importer import ImportProgress, ImportSummary
+from core.images.importer import IMAGE_EXTENSIONS, ImportProgress, ImportSummary
 
 SHOW_PROGRESS_AFTER_MS = 250
 """A quick import finishes without a progress dialog flashing up."""
 MAX_DETAIL_ROWS = 5_000
 """Rows in the summary's table; the rest are counted (and copied with Copy list)."""
+
+
+IMAGE_FILE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ")"
 
 
 def _n(value: int) -> str:
@@ -63,7 +66,11 @@ def summary_line(summary: ImportSummary) -> str:
     ):
         if count:
             parts.append(f"{label} {_n(count)}")
-    return " · ".join(parts)
+    line = " · ".join(parts)
+    if summary.ignored:
+        text = summary.ignored_text()
+        line += " · " + text[0].upper() + text[1:]
+    return line
 
 
 def detail_rows(summary: ImportSummary) -> list[tuple[str, str, str]]:

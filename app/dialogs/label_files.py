@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 from app.session import ProjectSession
 from app.workers import run_in_thread
 from core.errors import LabelFileError
-from core.labels import counts_per_task
 from core.formats import (
     FORMATS,
     LabelExportSummary,
@@ -43,6 +42,7 @@ from core.formats import (
     export_labels,
     import_labels,
 )
+from core.labels import counts_per_task
 
 FORMAT_NAMES: dict[str, str] = {
     "csv": "Wide CSV (image, one column per task)",
@@ -128,7 +128,7 @@ def _run_busy(
 
 
 class BusyDialog(QDialog):
-    """"Reading labels.csv…" with a moving bar and no buttons: an all-or-nothing import
+    """ "Reading labels.csv…" with a moving bar and no buttons: an all-or-nothing import
     cannot stop half-way. Shown only by its owner, never by a timer of its own."""
 
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:

@@ -216,6 +216,8 @@ def run_import(args: argparse.Namespace) -> int:
     )
     for path, reason in summary.skipped:
         warn(f"  skipped {path}: {reason}")
+    if summary.ignored:
+        say(f"  {summary.ignored_text()}")
     for path, existing in summary.duplicates:
         warn(f"  duplicate {path} (same content as {existing})")
     for old, new in summary.moved:

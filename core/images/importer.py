@@ -88,6 +88,19 @@ class ImportSummary:
     cancelled: bool = False
     back: list[str] = field(default_factory=list)
     """Recorded images that were missing or unreadable and are usable again at their path."""
+    ignored: dict[str, int] = field(default_factory=dict)
+    """Files a folder walk did not try, by their ending (".svg": 3; "(none)" for a name
+    without one): not of an image kind this importer reads."""
+
+    def ignored_text(self) -> str:
+        """ "ignored 5 files: 3 .svg, 2 .txt" (most common first), or ""."""
+        if not self.ignored:
+            return ""
+        total = sum(self.ignored.values())
+        kinds = sorted(self.ignored.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{n:,} {ext}" for ext, n in kinds[:12])
+        more = f", {len(kinds) - 12} more kinds" if len(kinds) > 12 else ""
+        return f"ignored {total:,} file{'s' if total != 1 else ''} (not images): {shown}{more}"
 
 
 @dataclass
@@ -163,7 +176,7 @@ class _Walker:
             with suppress(OSError):
                 self._skip.append(os.stat(folder))
 
-    def walk(self) -> Iterator[_Candidate | tuple[str, str]]:
+    def walk(self) -> Iterator[_Candidate | tuple[str, str] | _Ignored]:
         """Candidates in a stable order (sorted names, files before sub-folders)."""
         stack = [self.root]
         while stack:
@@ -182,6 +195,7 @@ class _Walker:
             files: list[str] = []
             subfolders: list[str] = []
             problems: list[tuple[str, str]] = []
+            ignored: list[_Ignored] = []
             try:
                 with os.scandir(folder) as it:
                     for entry in it:
@@ -198,12 +212,15 @@ class _Walker:
                         elif is_file:
                             if _is_candidate(name):
                                 files.append(name)
+                            else:
+                                ignored.append(_Ignored(_ending(name)))
                         elif _is_candidate(name) and _is_link(entry):
                             problems.append((entry.path, "broken or looping symbolic link"))
             except OSError as exc:
                 yield folder, f"cannot read folder: {exc.strerror or exc}"
                 continue
             yield from problems
+            yield from ignored
             files.sort()
             for name in files:
                 yield _Candidate(os.path.join(folder, name), self.root)
@@ -213,6 +230,17 @@ class _Walker:
 
     def count(self) -> int:
         return sum(1 for item in self.walk() if isinstance(item, _Candidate))
+
+
+@dataclass(frozen=True)
+class _Ignored:
+    """A file a folder walk does not try, by its ending."""
+
+    ending: str
+
+
+def _ending(name: str) -> str:
+    return os.path.splitext(name)[1].lower() or "(none)"
 
 
 def _is_link(entry: os.DirEntry[str]) -> bool:
@@ -246,7 +274,9 @@ def _resolve_sources(sources: Sequence[str | os.PathLike[str]]) -> list[_Source]
     return resolved
 
 
-def _candidates(project: Project, source: _Source) -> Iterator[_Candidate | tuple[str, str]]:
+def _candidates(
+    project: Project, source: _Source
+) -> Iterator[_Candidate | tuple[str, str] | _Ignored]:
     if source.is_dir:
         yield from _Walker(project, source.path).walk()
     else:
@@ -471,6 +501,10 @@ class _Importer:
         for item in _candidates(self.project, source):
             if isinstance(item, tuple):
                 self.summary.skipped.append((_posix(item[0]), item[1]))
+                continue
+            if isinstance(item, _Ignored):
+                ignored = self.summary.ignored
+                ignored[item.ending] = ignored.get(item.ending, 0) + 1
                 continue
             batch.append(item)
             if len(batch) >= BATCH_SIZE:

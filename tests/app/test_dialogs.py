@@ -563,7 +563,8 @@ def test_a_slow_import_shows_a_busy_dialog_that_does_not_come_back_over_the_resu
     good = tmp_path / "labels.csv"
     good.write_text("image,car\nimg_00000.jpg,1\nimg_00001.jpg,0\n")
     answer_open_file.append(str(good))
-    real = label_files.import_labels
+    from core.formats import import_labels as real
+
     busy_seen: list[bool] = []
 
     def slow(

@@ -127,6 +127,23 @@ def test_extensions_match_in_any_case(project: Project, tmp_path: Path) -> None:
     assert len(import_images(project, [folder]).added) == 7
 
 
+def test_files_a_folder_walk_does_not_try_are_counted_by_their_ending(
+    project: Project, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    corpus.save(folder, "a.png", corpus.encode(corpus.distinct(1), "PNG"))
+    for name in ("logo.svg", "icon.SVG", "notes.txt", "README", "sub/clip.mp4"):
+        corpus.save(folder, name, b"not tried")
+    summary = import_images(project, [folder])
+    assert len(summary.added) == 1
+    assert summary.ignored == {".svg": 2, ".txt": 1, "(none)": 1, ".mp4": 1}
+    assert summary.ignored_text() == (
+        "ignored 5 files (not images): 2 .svg, 1 (none), 1 .mp4, 1 .txt"
+    )
+    # Everything seen is accounted for: added + skipped + ignored.
+    assert len(summary.added) + len(summary.skipped) + sum(summary.ignored.values()) == 6
+
+
 def test_a_missing_source_is_an_error_and_nothing_is_imported(
     project: Project, photos: Path, tmp_path: Path
 ) -> None:
