@@ -33,7 +33,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QPushButton, QWidget
 
 import core
 from app.session import ProjectSession
@@ -253,6 +253,12 @@ class ExportModelFlow(QObject):
         self.progress.setAutoReset(False)
         self.progress.setMinimumDuration(0)
         self.progress.setMinimumWidth(420)
+        # Return must not stop an export: only a click on Cancel (or Escape) does.
+        cancel = QPushButton("Cancel", self.progress)
+        cancel.setAutoDefault(False)
+        cancel.setDefault(False)
+        cancel.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.progress.setCancelButton(cancel)
         self.progress.canceled.connect(export.cancel)
         export.finished.connect(self._done)
 
@@ -263,11 +269,14 @@ class ExportModelFlow(QObject):
     def _done(self, outcome: ExportOutcome) -> None:
         self.progress.hide()
         self.progress.deleteLater()
-        if outcome.cancelled:
-            return
         box = QMessageBox(self.parent_widget)
         box.setWindowTitle("Export model")
-        if outcome.ok:
+        if outcome.cancelled:
+            box.setIcon(QMessageBox.Icon.Information)
+            box.setText(f"The export of run {self.export.run_id} was cancelled.")
+            box.setInformativeText(f"{outcome.out_dir} was left as it was.")
+            box.addButton(QMessageBox.StandardButton.Ok)
+        elif outcome.ok:
             box.setIcon(QMessageBox.Icon.Information)
             box.setText(f"Run {self.export.run_id} exported.")
             box.setInformativeText(outcome.message())
@@ -307,8 +316,17 @@ def export_model_dialog(
     the user cancelled the choice. ``program`` replaces the CLI command (tests).
     """
     if folder is None:
-        chosen = QFileDialog.getExistingDirectory(
-            parent, f"Export run {run_id}: choose a folder", _start_folder(session)
+        # A save dialog, not "choose an existing folder": the export may go to a folder
+        # that does not exist yet (it is created), named here.
+        suggestion = Path(_start_folder(session)) / (
+            f"{_safe_name(session.project.root.name)}-run{run_id}-model"
+        )
+        chosen, _ = QFileDialog.getSaveFileName(
+            parent,
+            f"Export run {run_id}: a new folder, or an empty one",
+            str(suggestion),
+            "Folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
         )
         if not chosen:
             return None

@@ -20,7 +20,6 @@ from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog, QWidget
 
 from app.dialogs.label_files import BusyDialog
-
 from app.session import ProjectSession
 from core import tasks as core_tasks
 from core.project import Project
