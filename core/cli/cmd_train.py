@@ -22,12 +22,41 @@ from core.errors import UserError
 from core.project import Project, write_file_atomically
 
 
+class DefaultsHelp(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it says its default itself or
+    has none worth saying (None, a switch that is off)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("train", help="train the multi-task network on the project's labels")
+    p = sub.add_parser(
+        "train",
+        help="train the multi-task network on the project's labels",
+        description="Train one shared network on exactly the known labels (unknown cells "
+        "are left out of the loss). Every setting has a default that suits a first run.",
+        formatter_class=DefaultsHelp,
+    )
     p.add_argument("path", help="project folder")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=12,
+        help="passes over the training images (early stopping may end sooner; auto and "
+        "scratch choose their own for small sets)",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="images per training step")
+    p.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
     p.add_argument(
         "--backbone",
         default="auto",
@@ -71,7 +100,13 @@ def register(sub: Any) -> None:
         default=0.1,
         help="finetune: the backbone's learning rate as a fraction of --lr",
     )
-    p.add_argument("--arch", choices=("shared", "separate"), default="shared")
+    p.add_argument(
+        "--arch",
+        choices=("shared", "separate"),
+        default="shared",
+        help="shared: one network with a head per task; separate: one network per task "
+        "(for comparing)",
+    )
     p.add_argument(
         "--loss",
         choices=("masked", "partial", "assume-negative", "known-mean", "large-loss"),
@@ -82,9 +117,21 @@ def register(sub: Any) -> None:
         "out (Kim et al. 2022); see docs/measurements.md",
     )
     p.add_argument("--pos-weight", action="store_true", help="up-weight rare positives")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="share of the labelled images held out to measure the run and calibrate",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="auto: a CUDA GPU when there is one, else the CPU",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of the split, the weights and the order"
+    )
     p.add_argument("--init-from", type=int, metavar="RUN", help="start from a run's weights")
     p.add_argument(
         "--patience",

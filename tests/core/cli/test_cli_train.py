@@ -197,3 +197,29 @@ def test_the_runs_table_names_a_weights_file_not_its_whole_path(
     assert "shared file:mine.pth instant 224px masked" in table
     assert "a-very-long-folder-name" not in table
     assert max(len(line) for line in table.splitlines()) < 100
+
+
+def test_train_help_explains_every_setting_with_its_default(capsys: Any) -> None:
+    import dataclasses
+
+    import pytest
+
+    from core.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for flag, field in (
+        ("--epochs", "epochs"),
+        ("--lr", "lr"),
+        ("--batch-size", "batch_size"),
+        ("--val-fraction", "val_fraction"),
+        ("--seed", "seed"),
+        ("--arch", "arch"),
+        ("--device", "device"),
+    ):
+        start = text.index(flag + " ")
+        after = text[start : text.index(" --", start + len(flag))]
+        assert f"(default: {defaults[field]})" in after, (flag, after)
+    assert "(default: None)" not in text and "(default: 0) (default" not in text
