@@ -9,11 +9,13 @@ LABEL_KEYS: list[tuple[str, str]] = [
     ("Ctrl+1 … 9", "set task 1–9 back to unknown (?)"),
     ("A", "every unknown task of the image → absent"),
     ("C", "copy all labels from the previous image"),
+    ("P", "accept the run's predictions for the unknown tasks (the button says which)"),
 ]
 NAVIGATION_KEYS: list[tuple[str, str]] = [
     ("→  J  Space", "next image"),
     ("←  K", "previous image"),
     ("U", "next image with an unknown task"),
+    ("N", "label next: the images the run is least sure of, most useful first"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("F  /  Ctrl+0", "fit the image to the view"),
     ("wheel, drag", "zoom, pan"),

@@ -146,6 +146,9 @@ class MainWindow(QMainWindow):
         self.act_next_unknown = self._action("Next Image With &Unknown", self._next_unknown, "U")
         self.act_all_absent = self._action("All Unknown → &Absent", self._all_absent, "A")
         self.act_copy_prev = self._action("&Copy Labels From Previous", self._copy_previous, "C")
+        self.act_accept_image = self._action(
+            "Accept &Predictions of This Image", self._accept_image, "P"
+        )
         self.act_fit = self._action("&Fit Image", self._fit, ["F", "Ctrl+0"])
         self.act_help = self._action(
             "&Keyboard Shortcuts", self.toggle_help, ["F1", "?"], sp.SP_DialogHelpButton
@@ -153,7 +156,7 @@ class MainWindow(QMainWindow):
         self.act_about = self._action("&About mtlabel", self.about)
         self.act_train_tab = self._action("Show &Training", self._show_training, "Ctrl+T")
         self.act_accept = self._action("&Accept Predictions…", self._accept_predictions)
-        self.act_label_next = self._action("Order by &Label Next", self._label_next, "N")
+        self.act_label_next = self._action("&Label Next (Most Useful First)", self._label_next, "N")
         self.act_export_model = self._action("&Export Model…", self._export_model)
         self.act_undo = QAction("&Undo", self)
         self.act_redo = QAction("&Redo", self)
@@ -183,10 +186,10 @@ class MainWindow(QMainWindow):
         self.edit_menu.addSeparator()
         self.edit_menu.addAction(self.act_prefs)
         label = bar.addMenu("&Label")
-        for a in (self.act_all_absent, self.act_copy_prev):
+        for a in (self.act_all_absent, self.act_copy_prev, self.act_accept_image):
             label.addAction(a)
         label.addSeparator()
-        for a in (self.act_next, self.act_prev, self.act_next_unknown):
+        for a in (self.act_next, self.act_prev, self.act_next_unknown, self.act_label_next):
             label.addAction(a)
         self.train_menu = bar.addMenu("&Train")
         view = bar.addMenu("&View")
@@ -249,6 +252,7 @@ class MainWindow(QMainWindow):
             self.act_next_unknown,
             self.act_all_absent,
             self.act_copy_prev,
+            self.act_accept_image,
             self.act_fit,
             self.act_prefs,
         ):
@@ -460,6 +464,13 @@ class MainWindow(QMainWindow):
         view = self._project_view()
         if view is not None:
             view.copy_from_previous()
+
+    def _accept_image(self) -> None:
+        view = self._project_view()
+        if view is None:
+            return
+        if self._need_predictions() is not None:
+            view.annotate.panel.accept_all_unknown()
 
     def _fit(self) -> None:
         view = self._project_view()

@@ -482,7 +482,7 @@ class LabelPanel(QWidget):
         self.accept_all_button.setObjectName("acceptAllPredictions")
         self.accept_all_button.setToolTip(
             "Set every unknown task of the current image(s) to the value the selected run "
-            "predicts (one undoable step)"
+            "predicts — the button says which values (P; one undoable step)"
         )
         self.accept_all_button.setAccessibleName("Accept all predictions for unknown tasks")
         self.accept_all_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
@@ -709,17 +709,27 @@ class LabelPanel(QWidget):
         else:
             self.title.setText(f"{n:,} images selected")
         predictions = self._read_predictions() if n == 1 else {}
-        acceptable = False
+        will_set = {1: 0, 0: 0}  # what "Accept" would set on this image's unknown cells
         for row in self._rows:
             values = [r.get(row.task.id) for r in rows.values()]
             row.show_values(values)
             row.setEnabled(n > 0)
             shown = predictions.get(row.task.id)
             row.show_prediction(shown, values[0] if shown is not None else None)
-            acceptable = acceptable or (shown is not None and values[0] is None)
+            if shown is not None and values[0] is None:
+                will_set[1 if shown[0] >= shown[1] else 0] += 1
         self.fill_button.setEnabled(n > 0 and bool(self._rows))
         # Several images: the predictions are not shown, the button acts on them all.
+        acceptable = bool(will_set[1] or will_set[0])
         self.accept_all_button.setEnabled(acceptable or (n > 1 and bool(self._rows)))
+        if n > 1:
+            self.accept_all_button.setText(f"Accept predictions ({n:,} images)")
+        elif acceptable:
+            parts = [f"{will_set[1]} present"] if will_set[1] else []
+            parts += [f"{will_set[0]} absent"] if will_set[0] else []
+            self.accept_all_button.setText("Accept → " + ", ".join(parts))
+        else:
+            self.accept_all_button.setText("Accept predictions")
 
     def _read_predictions(self) -> dict[int, tuple[float, float]]:
         """Task id → (probability, threshold) of the single current image under the run."""

@@ -172,3 +172,28 @@ def test_typing_a_search_does_not_label_or_move(window: MainWindow, qtbot: QtBot
     assert window.view.browser.search_edit.text() == "1j"
     assert current(window) == image
     assert all(v is None for v in window.session.row(image).values())
+
+
+def test_accept_and_label_next_have_keys_in_the_label_menu_and_the_help() -> None:
+    from app.keys import LABEL_KEYS, NAVIGATION_KEYS
+
+    keys = dict(LABEL_KEYS + NAVIGATION_KEYS)
+    assert "accept" in keys["P"] and "label next" in keys["N"]
+
+
+def test_p_accepts_the_predictions_of_the_current_image(window: MainWindow, qtbot: QtBot) -> None:
+    from tests.core.test_predictions import insert_run
+
+    assert window.session is not None and window.view is not None
+    project = window.session.project
+    car, sign, person = (t.id for t in list_tasks(project))
+    image = current(window)
+    run = insert_run(project, {(image, car): 0.9, (image, sign): 0.1}, {car: 0.5, sign: 0.5})
+    window._show_predictions_of(run)
+    label_menu = next(
+        m for m in window.menuBar().findChildren(type(window.recent_menu)) if m.title() == "&Label"
+    )
+    assert window.act_accept_image in label_menu.actions()
+    assert window.act_label_next in label_menu.actions()
+    key(window, Qt.Key.Key_P)
+    assert window.session.row(image) == {car: 1, sign: 0, person: None}

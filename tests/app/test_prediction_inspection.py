@@ -154,6 +154,8 @@ def test_accept_all_unknown_is_one_command(
     pane.show_image(images[0], (1, len(images)))
     pane.set_run(panel_run(project, images))
     before = session.undo_stack.count()
+    # The button says what it will set before it is pressed.
+    assert pane.panel.accept_all_button.text() == "Accept → 1 present, 1 absent"
     click(qtbot, pane.panel.accept_all_button)
     # car 0.83 ≥ 0.41 present, tree 0.55 < 0.6 absent; person kept as labelled.
     assert image_row(project, images[0]) == {ids["car"]: 1, ids["person"]: 1, ids["tree"]: 0}
@@ -166,6 +168,7 @@ def test_accept_all_unknown_is_one_command(
     # On a selection: every image's unknown predicted cells, still one command.
     pane.show_image(images[0], (1, len(images)))
     pane.show_selection(images[:3])
+    assert pane.panel.accept_all_button.text() == "Accept predictions (3 images)"
     click(qtbot, pane.panel.accept_all_button)
     assert session.undo_stack.undoText() == "Accept 4 predictions on 2 images"
     assert image_row(project, images[1]) == {ids["car"]: 0, ids["person"]: 1, ids["tree"]: None}
