@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         self.close_project()
         session = ProjectSession(project, self)
         session.error.connect(lambda msg: QMessageBox.warning(self, "mtlabel", msg))
+        session.notice.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.session = session
         view = ProjectView(session)
         self.view = view

@@ -39,6 +39,7 @@ class ProjectSession(QObject):
     tasks_changed = Signal()
     images_changed = Signal()
     error = Signal(str)  # a user-facing message: something could not be done
+    notice = Signal(str)  # a user-facing note for the status bar: done, with a caveat
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,16 +142,33 @@ class SetCellsCommand(QUndoCommand):
         if self._applied:
             self._applied = False
             return
-        self._write([(c.image_id, c.task_id, c.new) for c in self.changes])
+        self._write("Redo", [(c.image_id, c.task_id, c.old, c.new) for c in self.changes])
 
     def undo(self) -> None:
         # Undoing is the annotator's own act, whatever made the change being undone.
-        self._write([(c.image_id, c.task_id, c.old) for c in self.changes], "human")
+        cells = [(c.image_id, c.task_id, c.new, c.old) for c in self.changes]
+        self._write("Undo", cells, "human")
 
-    def _write(self, cells: list[tuple[int, int, CellValue]], source: str | None = None) -> None:
+    def _write(
+        self,
+        what: str,
+        cells: list[tuple[int, int, CellValue, CellValue]],
+        source: str | None = None,
+    ) -> None:
+        """Write back only the cells that still hold what this command left there: a
+        label changed since (a file import, another annotator) is never overwritten."""
         try:
-            core_labels.set_cells(self.session.project, cells, source=source or self.source)
+            _changes, kept = core_labels.set_cells_if(
+                self.session.project, cells, source=source or self.source
+            )
         except Exception as exc:  # reported; the stack stays usable
             self.session.error.emit(f"Undo/redo could not be saved: {error_message(exc)}")
             return
-        self.session._announce(self.changes)
+        if kept:
+            n = len(kept)
+            self.session.notice.emit(
+                f"{what} left {n:,} label{'s' if n != 1 else ''} as "
+                f"{'they are' if n != 1 else 'it is'}: changed since (an import or "
+                "another annotator)"
+            )
+        self.session._announce(self.changes)  # re-read them all: kept ones too

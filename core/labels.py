@@ -84,6 +84,28 @@ def set_cells(
         )
 
 
+def set_cells_if(
+    project: Project,
+    cells: Iterable[tuple[int, int, CellValue, CellValue]],
+    *,
+    source: str = "human",
+    annotator: str | None = None,
+) -> tuple[list[CellChange], list[tuple[int, int]]]:
+    """Set each ``(image, task, expected, new)`` cell to ``new`` only where it still holds
+    ``expected`` (undo and redo: never overwrite a later change — an import, another
+    annotator). One transaction. Returns the changes made and the cells left as they
+    were because they held something else."""
+    wanted = [(int(i), int(t), check_value(e), check_value(n)) for i, t, e, n in cells]
+    with project.transaction() as session:
+        current = _current_values(session, [(i, t) for i, t, _, _ in wanted])
+        ok = [(i, t, n) for i, t, e, n in wanted if current.get((i, t)) == e]
+        conflicts = [(i, t) for i, t, e, n in wanted if current.get((i, t)) not in (e, n)]
+        changes = set_cells_in_session(
+            session, ok, annotator=annotator or project.annotator, source=source
+        )
+    return changes, conflicts
+
+
 def set_cells_in_session(
     session: Session,
     cells: Iterable[tuple[int, int, CellValue]],

@@ -17,6 +17,7 @@ from core.labels import (
     image_row,
     list_images,
     set_cells,
+    set_cells_if,
     set_image_row,
     set_label,
     set_task_for_images,
@@ -69,6 +70,22 @@ def test_a_label_is_committed_when_the_call_returns(
         assert image_row(other, images[2])[a] == 1
     finally:
         other.close()
+
+
+def test_conditional_writes_leave_cells_changed_since(
+    project: Project, images: list[int], ab: tuple[int, int]
+) -> None:
+    """Undo's write: only where the cell still holds what the undone edit left there."""
+    a, b = ab
+    set_cells(project, [(images[0], a, 1), (images[1], a, 1)])
+    set_label(project, images[1], a, 0, source="import")  # changed since, by an import
+    changes, kept = set_cells_if(
+        project,
+        [(images[0], a, 1, None), (images[1], a, 1, None), (images[2], b, None, None)],
+    )
+    assert [(c.image_id, c.old, c.new) for c in changes] == [(images[0], 1, None)]
+    assert kept == [(images[1], a)]
+    assert image_row(project, images[1])[a] == 0  # the import's label stays
 
 
 @pytest.mark.parametrize("bad", [2, -1, True, "1", 0.5])
