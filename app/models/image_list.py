@@ -102,6 +102,9 @@ class ImageRole(IntEnum):
     Problem = ImageId + 6
     """None, or why the file cannot be shown: the recorded status if it is not "ok",
     else what the thumbnail loader found ("missing", "unreadable")."""
+    Predicted = ImageId + 7
+    """With a run set: the active tasks it predicts present on the image, as
+    (task id, colour) in task order; else ()."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +295,7 @@ class ImageListModel(QAbstractListModel):
         self._error_reported = False
         self._run_id: int | None = None
         self._notes: dict[int, str] = {}  # image id → why a prediction kind lists it
+        self._predicted: dict[int, tuple[int, ...]] = {}  # image id → tasks predicted present
         session.labels_changed.connect(self._on_labels_changed)
         session.tasks_changed.connect(self._on_tasks_changed)
         session.images_changed.connect(self._on_images_changed)
@@ -346,10 +350,16 @@ class ImageListModel(QAbstractListModel):
             return pixmap
         if role == ImageRole.Problem:
             return self._problem(image_id, details)
+        if role == ImageRole.Predicted:
+            return self._predicted_at(row)
         if role == Qt.ItemDataRole.ToolTipRole:
             state = _STATE_TEXT[self._state_at(row)]
             problem = self._problem(image_id, details)
             note = "" if problem is None else f"\nfile {problem}: {details.path}"
+            predicted = self._predicted_at(row)
+            if self._run_id is not None:
+                names = [self._task_name(t) for t, _ in predicted]
+                note += f"\nrun {self._run_id} predicts present: " + (", ".join(names) or "none")
             why = self._notes.get(image_id)
             if why:
                 note += f"\n{why}"
@@ -402,6 +412,7 @@ class ImageListModel(QAbstractListModel):
         if run_id == self._run_id:
             return
         self._run_id = run_id
+        self._predicted.clear()
         if self._filter.kind in PREDICTION_FILTER_KINDS:
             if run_id is None:
                 self._filter = ImageFilter(also=self._filter.also, name=self._filter.name)
@@ -553,6 +564,31 @@ class ImageListModel(QAbstractListModel):
             self._load_block(row)
         return label_state(self._known.get(image_id, 0), len(self._active))
 
+    def _task_name(self, task_id: int) -> str:
+        task = self._session.task(task_id)
+        return task.name if task else f"task {task_id}"
+
+    def _predicted_at(self, row: int) -> tuple[tuple[int, str], ...]:
+        """The prediction badges of a row (read a block at a time, cached per run)."""
+        if self._run_id is None:
+            return ()
+        image_id = self._ids[row]
+        if image_id not in self._predicted:
+            first = row - row % BLOCK_ROWS
+            block = [i for i in self._ids[first : first + BLOCK_ROWS] if i not in self._predicted]
+            try:
+                found = core_predictions.images_predictions(
+                    self._session.project, self._run_id, block
+                )
+            except (UserError, SQLAlchemyError):
+                found = {}
+            for i in block:
+                self._predicted[i] = tuple(
+                    t for t in self._active if (pt := found.get(i, {}).get(t)) and pt[0] >= pt[1]
+                )
+        colours = {t.id: t.colour or "#888888" for t in self._session.tasks()}
+        return tuple((t, colours.get(t, "#888888")) for t in self._predicted.get(image_id, ()))
+
     def _load_block(self, row: int) -> None:
         """Read the details and states of the block holding ``row`` that are not cached."""
         first = row - row % BLOCK_ROWS
@@ -588,7 +624,11 @@ class ImageListModel(QAbstractListModel):
             self.dataChanged.emit(
                 self.index(min(rows)),
                 self.index(max(rows)),
-                [int(ImageRole.LabelState), int(Qt.ItemDataRole.ToolTipRole)],
+                [
+                    int(ImageRole.LabelState),
+                    int(ImageRole.Predicted),
+                    int(Qt.ItemDataRole.ToolTipRole),
+                ],
             )
         label_free = self._filter.kind in ("all", "predicted_present") and not self._filter.also
         if not label_free:
@@ -596,6 +636,7 @@ class ImageListModel(QAbstractListModel):
 
     def _on_tasks_changed(self) -> None:
         self._known.clear()  # the active tasks, hence every state, may have changed
+        self._predicted.clear()
         self._reset()
 
     def _on_images_changed(self) -> None:
@@ -629,6 +670,7 @@ _DETAIL_ROLES = frozenset(
         ImageRole.LabelState,
         ImageRole.Thumbnail,
         ImageRole.Problem,
+        ImageRole.Predicted,
     )
 )
 _UNAVAILABLE = _Details("", "", "ok")

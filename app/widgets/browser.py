@@ -89,6 +89,8 @@ BADGE_COLOURS = {
 MISSING_COLOUR = QColor("#d64541")
 
 SORTS = (("name", "Name"), ("imported", "Import time"))
+PREDICTED_DOT = 9
+"""Side of a thumbnail's prediction dot (a task the shown run predicts present)."""
 SEARCH_DELAY_MS = 250
 """The name search applies this long after the last key typed."""
 
@@ -222,6 +224,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawPixmap(badge, self.mark(label_state, dpr))
         if index.data(ImageRole.Problem) is not None:
             painter.drawPixmap(image_rect.topLeft() + QPointF(1, 1), self.mark("problem", dpr))
+        predicted = index.data(ImageRole.Predicted)
+        if predicted:  # one dot per task the run predicts present, in the task's colour
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor(255, 255, 255, 220), 1.5))
+            x, y = image_rect.left() + 4, image_rect.bottom() - PREDICTED_DOT - 4
+            for _task, colour in predicted[: int((image_rect.width() - 8) // (PREDICTED_DOT + 3))]:
+                painter.setBrush(QColor(colour))
+                painter.drawEllipse(QRectF(x, y, PREDICTED_DOT, PREDICTED_DOT))
+                x += PREDICTED_DOT + 3
 
         # The file name, elided in the middle so that the ending shows.
         name = str(index.data(ImageRole.Name) or "").rsplit("/", 1)[-1]

@@ -197,3 +197,40 @@ def test_p_accepts_the_predictions_of_the_current_image(window: MainWindow, qtbo
     assert window.act_label_next in label_menu.actions()
     key(window, Qt.Key.Key_P)
     assert window.session.row(image) == {car: 1, sign: 0, person: None}
+
+
+def test_thumbnails_carry_a_dot_per_task_the_shown_run_predicts_present(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    from app.models.image_list import ImageRole
+    from tests.core.test_predictions import insert_run
+
+    assert window.session is not None and window.view is not None
+    project = window.session.project
+    car, sign, person = (t.id for t in list_tasks(project))
+    browser = window.view.browser
+    ids = browser.image_ids()
+    probs = {(ids[0], car): 0.9, (ids[0], sign): 0.2, (ids[0], person): 0.7}
+    probs |= {(ids[1], car): 0.1, (ids[1], sign): 0.3, (ids[1], person): 0.2}
+    run = insert_run(project, probs, {car: 0.5, sign: 0.5, person: 0.6})
+    model = browser.list_model
+    assert model.index(0).data(ImageRole.Predicted) == ()  # no run shown yet
+    window._show_predictions_of(run)
+    colours = {t.id: t.colour for t in window.session.tasks()}
+    assert model.index(0).data(ImageRole.Predicted) == (
+        (car, colours[car]),
+        (person, colours[person]),
+    )
+    assert model.index(1).data(ImageRole.Predicted) == ()
+    tip = str(model.index(0).data(Qt.ItemDataRole.ToolTipRole))
+    assert f"run {run} predicts present: car, person" in tip
+    # The dots are drawn: the thumbnail's lower-left corner takes the car's colour.
+    browser.view.viewport().repaint()
+    picture = browser.view.viewport().grab().toImage()
+    rect = browser.view.visualRect(model.index(0))
+    found = {
+        picture.pixelColor(x, y).name()
+        for x in range(rect.left(), rect.left() + 40)
+        for y in range(rect.top(), rect.bottom())
+    }
+    assert str(colours[car]).lower() in found
