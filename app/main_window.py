@@ -304,9 +304,11 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(tabs)
         training.predictions_run_changed.connect(self._show_predictions_of)
         training.train.running_changed.connect(self._training_running)
-        training.train.trainer.progress.connect(
-            lambda _: self.status_training.setText(training.train.progress_text())
-        )
+        # The Annotate tab sees a running training too: the Train panel's progress line
+        # (read after the panel has handled the event: it is connected first).
+        trainer = training.train.trainer
+        for phase in (trainer.caching, trainer.features, trainer.predicting, trainer.progress):
+            phase.connect(lambda *_: self._show_training_progress())
         self._fill_train_menu(training)
         from core.runs import latest_finished_run
 
@@ -509,6 +511,12 @@ class MainWindow(QMainWindow):
         self.view.annotate.set_run(run_id)
         self.view.browser.set_run(run_id)
         self.statusBar().showMessage(f"Showing the predictions of run {run_id}", 5000)
+
+    def _show_training_progress(self) -> None:
+        if self.training is not None:
+            run = self.training.train.trainer.run_id
+            who = f"Run {run}" if run is not None else "Training"
+            self.status_training.setText(f"{who}: {self.training.train.progress_text()}")
 
     def _training_running(self, running: bool) -> None:
         if not running:

@@ -234,3 +234,34 @@ def test_thumbnails_carry_a_dot_per_task_the_shown_run_predicts_present(
         for y in range(rect.top(), rect.bottom())
     }
     assert str(colours[car]).lower() in found
+
+
+def test_the_annotate_tab_shows_a_running_training_in_the_status_bar(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    import json
+    import sys
+    import textwrap
+
+    lines = [
+        json.dumps({"event": "started", "run": 7, "device": "cpu", "config": {"epochs": 2}}),
+        json.dumps({"event": "features", "run": 7, "done": 100, "total": 400}),
+    ]
+    script = f"""
+        import sys, time
+        for line in {lines!r}:
+            print(line, flush=True)
+        time.sleep(30)
+    """
+    assert window.training is not None and window.tabs is not None
+    trainer = window.training.train.trainer
+    trainer.program = [sys.executable, "-c", textwrap.dedent(script)]
+    trainer.kill_after_s = 1.0
+    window.training.train.train_action.trigger()
+    assert window.tabs.currentWidget() is window.view  # the user stays on Annotate
+    qtbot.waitUntil(lambda: "features 100/400" in window.status_training.text(), timeout=20_000)
+    assert window.status_training.text().startswith("Run 7:")
+    assert window.status_training.isVisible()
+    with qtbot.waitSignal(trainer.finished, timeout=20_000):
+        trainer.cancel()
+    assert window.status_training.text() == ""
