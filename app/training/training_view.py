@@ -43,6 +43,8 @@ class TrainingView(QSplitter):
         self.setChildrenCollapsible(False)
         self.runs.set_settings_provider(self.train.settings)
         self.train.run_finished.connect(self._run_finished)
+        # A new run shows in the list (as running) as soon as the trainer announces it.
+        self.train.run_started.connect(lambda _run: self.runs.refresh())
         self.runs.run_selected.connect(self.predictions_run_changed)
         # A moved threshold changes what the run predicts: show its predictions again.
         self.runs.metrics.threshold_changed.connect(self.predictions_run_changed)

@@ -265,3 +265,36 @@ def test_the_annotate_tab_shows_a_running_training_in_the_status_bar(
     with qtbot.waitSignal(trainer.finished, timeout=20_000):
         trainer.cancel()
     assert window.status_training.text() == ""
+
+
+def test_a_started_run_appears_in_the_runs_list_without_refresh(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    """The stand-in trainer makes the run row as the real one does, then announces it."""
+    import os
+    import sys
+    import textwrap
+
+    assert window.training is not None and window.session is not None
+    root = str(window.session.project.root)
+    script = f"""
+        import json, sys, time
+        sys.path.insert(0, {os.getcwd()!r})
+        from core.project import Project
+        from core.runs import create_run
+        with Project.open({root!r}) as p:
+            run = create_run(p, {{"epochs": 1}})
+        print(json.dumps({{"event": "started", "run": run, "device": "cpu",
+                           "config": {{"epochs": 1}}}}), flush=True)
+        time.sleep(30)
+    """
+    runs = window.training.runs
+    before = runs.model.rowCount()
+    trainer = window.training.train.trainer
+    trainer.program = [sys.executable, "-c", textwrap.dedent(script)]
+    trainer.kill_after_s = 1.0
+    window.training.train.train_action.trigger()
+    qtbot.waitUntil(lambda: runs.model.rowCount() == before + 1, timeout=20_000)
+    assert "1 run" in runs.count_label.text()
+    with qtbot.waitSignal(trainer.finished, timeout=20_000):
+        trainer.cancel()
