@@ -223,7 +223,8 @@ class ApChart(_TrainingChart):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Validation AP per task", "AP", parent)
-        self.chart().legend().setAlignment(Qt.AlignmentFlag.AlignRight)
+        # Below, not beside: beside a narrow chart the task names were cut ("pedes…").
+        self.chart().legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self._series: dict[str, QLineSeries] = {}
         self.clear()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +92,14 @@ LOSSES = (
 DEVICES = (("auto", "auto"), ("cpu", "CPU"), ("cuda", "CUDA GPU")) + (
     (("mps", "Apple MPS"),) if sys.platform == "darwin" else ()
 )
+
+
+def phase_eta(elapsed: float, done_since: int, left: int) -> float | None:
+    """Seconds left at the pace so far: ``elapsed`` seconds for ``done_since`` items,
+    ``left`` to go; None until a second has passed and some items are done."""
+    if done_since <= 0 or elapsed < 1.0:
+        return None
+    return elapsed / done_since * max(left, 0)
 
 
 def format_duration(seconds: float) -> str:
@@ -234,6 +243,7 @@ class TrainPanel(QWidget):
         self.trainer = TrainerProcess(self, program=program)
         self._epochs_planned = 0
         self._epoch_seconds: list[float] = []
+        self._phase_start: dict[str, tuple[float, int]] = {}  # phase → (time, done) at its start
         self._started_run: int | None = None
         self._restoring = False
         self.last_outcome: TrainOutcome | None = None
@@ -625,6 +635,7 @@ class TrainPanel(QWidget):
             self.ap_chart.clear()
             self._epoch_seconds = []
         self._started_run = event.get("run") if isinstance(event.get("run"), int) else None
+        self._phase_start = {}
         self._epochs_planned = int(config.get("epochs") or self._epochs_planned)
         self.status.setText(
             f"Run {event.get('run')} on {event.get('device')} · {describe_config(config)}"
@@ -634,10 +645,22 @@ class TrainPanel(QWidget):
             self.run_started.emit(event["run"])
 
     def _on_caching(self, done: int, total: int) -> None:
-        self._bar(done, f"Caching images {done}/{total}", max(total, 1))
+        eta = self._phase_eta("caching", done, total)
+        self._bar(done, f"Caching images {done}/{total}{eta}", max(total, 1))
 
     def _on_features(self, done: int, total: int) -> None:
-        self._bar(done, f"Computing features {done}/{total} images", max(total, 1))
+        eta = self._phase_eta("features", done, total)
+        self._bar(done, f"Computing features {done}/{total} images{eta}", max(total, 1))
+
+    def _phase_eta(self, phase: str, done: int, total: int) -> str:
+        """ " · ETA 40 s" from the pace since the phase's first report ("" until known)."""
+        now = time.monotonic()
+        start = self._phase_start.get(phase)
+        if start is None or done < start[1]:
+            self._phase_start[phase] = (now, done)
+            return ""
+        seconds = phase_eta(now - start[0], done - start[1], total - done)
+        return "" if seconds is None else f" · ETA {format_duration(seconds)}"
 
     def _on_progress(self, event: dict[str, Any]) -> None:
         done, total = steps_done(event)

@@ -298,3 +298,29 @@ def test_a_started_run_appears_in_the_runs_list_without_refresh(
     assert "1 run" in runs.count_label.text()
     with qtbot.waitSignal(trainer.finished, timeout=20_000):
         trainer.cancel()
+
+
+def test_the_features_phase_shows_an_eta(window: MainWindow, qtbot: QtBot) -> None:
+    import json
+    import sys
+    import textwrap
+
+    started = json.dumps({"event": "started", "run": 4, "device": "cpu", "config": {}})
+    first = json.dumps({"event": "features", "run": 4, "done": 0, "total": 300})
+    later = json.dumps({"event": "features", "run": 4, "done": 100, "total": 300})
+    script = f"""
+        import time
+        print({started!r}, flush=True); print({first!r}, flush=True)
+        time.sleep(1.3)
+        print({later!r}, flush=True)
+        time.sleep(30)
+    """
+    assert window.training is not None
+    trainer = window.training.train.trainer
+    trainer.program = [sys.executable, "-c", textwrap.dedent(script)]
+    trainer.kill_after_s = 1.0
+    window.training.train.train_action.trigger()
+    qtbot.waitUntil(lambda: "100/300" in window.status_training.text(), timeout=20_000)
+    assert "ETA" in window.training.train.progress_text()  # about 2.6 s at that pace
+    with qtbot.waitSignal(trainer.finished, timeout=20_000):
+        trainer.cancel()

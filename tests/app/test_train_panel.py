@@ -25,6 +25,7 @@ from app.training.train_panel import (
     SETTINGS_KEY,
     TrainPanel,
     format_duration,
+    phase_eta,
     progress_text,
 )
 from app.training.trainer_process import flags_from_settings
@@ -228,6 +229,12 @@ def test_progress_text_and_durations() -> None:
     assert format_duration(45.4) == "45 s"
     assert format_duration(80) == "1 min 20 s"
     assert format_duration(3900) == "1 h 05 min"
+
+
+def test_computing_features_has_an_eta_from_its_pace() -> None:
+    assert phase_eta(10.0, 100, 300) == 30.0  # 100 images in 10 s, 300 to go
+    assert phase_eta(0.5, 100, 300) is None  # too soon to say
+    assert phase_eta(10.0, 0, 300) is None  # nothing done since the first report
 
 
 def row(name: str, ap: float | None, reason: str | None = None, epoch: int = 1) -> TaskMetricRow:
