@@ -694,6 +694,6 @@ _FILTER_TEXT = {
     "all": "All",
     "has_unknown": "Has unknown",
     "fully_labelled": "Fully labelled",
-    "label_next": "Label next (most uncertain)",
-    "label_errors": "Likely label errors",
+    "label_next": "Label next (ranked by the run)",
+    "label_errors": "Likely label errors (ranked by the run)",
 }

@@ -9,7 +9,7 @@ unknown) or a grey ring (nothing known yet); a red mark flags a file that is
 missing or unreadable.
 
 With a run set (``set_run``), the "Show" menu also offers the run's orders:
-"Label next (most uncertain)", "Likely label errors" and "Predicted present:
+"Label next (ranked by the run)", "Likely label errors (ranked by the run)" and "Predicted present:
 <task>"; the sort menu is then disabled (those bring their own order).
 
 The main window talks to it through ``current_image_changed``,
@@ -91,6 +91,8 @@ MISSING_COLOUR = QColor("#d64541")
 SORTS = (("name", "Name"), ("imported", "Import time"))
 PREDICTED_DOT = 9
 """Side of a thumbnail's prediction dot (a task the shown run predicts present)."""
+RUN_ORDER = "run"
+"""The Sort box's entry while a run's own list (and order) is shown."""
 SEARCH_DELAY_MS = 250
 """The name search applies this long after the last key typed."""
 
@@ -556,10 +558,25 @@ class ImageBrowser(QWidget):
             control.blockSignals(False)
 
     def _update_sort_enabled(self) -> None:
+        """A run's list (Label next, Likely label errors, Predicted present) brings its own
+        order, most useful first: the Sort box says so instead of showing a name order
+        that does not apply."""
         by_prediction = self.list_model.current_filter().kind in PREDICTION_FILTER_KINDS
-        self.sort_combo.setEnabled(not by_prediction)
-        self.sort_combo.setToolTip(
-            "This list is in the order of the run's predictions"
+        combo = self.sort_combo
+        ranked = combo.findData(RUN_ORDER)
+        combo.blockSignals(True)
+        try:
+            if by_prediction and ranked < 0:
+                combo.addItem("Run's ranking", RUN_ORDER)
+                combo.setCurrentIndex(combo.count() - 1)
+            elif not by_prediction and ranked >= 0:
+                combo.removeItem(ranked)
+                combo.setCurrentIndex(max(0, combo.findData(self.list_model.sort_order())))
+        finally:
+            combo.blockSignals(False)
+        combo.setEnabled(not by_prediction)
+        combo.setToolTip(
+            "This list is in the order of the run's predictions, most useful first"
             if by_prediction
             else "Order of the images"
         )

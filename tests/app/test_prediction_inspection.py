@@ -312,11 +312,13 @@ def test_label_next_order_matches_the_probabilities(
     project = session.project
     run, probs, th = browser_run(project)
     combo = browser.filter_combo
-    assert combo.findText("Label next (most uncertain)") < 0  # no run yet
+    assert combo.findText("Label next (ranked by the run)") < 0  # no run yet
     browser.set_run(run)
     assert browser.run_id() == run
     names = [combo.itemText(i) for i in range(combo.count())]
-    assert {"Label next (most uncertain)", "Likely label errors"} <= set(names)
+    assert {"Label next (ranked by the run)", "Likely label errors (ranked by the run)"} <= set(
+        names
+    )
     assert {"Predicted present: car", "Predicted present: person"} <= set(names)
 
     rows = image_rows(project, list({i for i, _ in probs}))
@@ -325,9 +327,10 @@ def test_label_next_order_matches_the_probabilities(
         if rows[i][t] is None:
             margin[i] = min(margin.get(i, 9.0), abs(p - th[t]))
     expected = sorted(margin, key=lambda i: (margin[i], i))
-    choose(combo, "Label next (most uncertain)")
+    choose(combo, "Label next (ranked by the run)")
     assert browser.image_ids() == expected
     assert not browser.sort_combo.isEnabled()
+    assert browser.sort_combo.currentText() == "Run's ranking"  # says whose order it is
     assert browser.list_model.note(expected[0]) is not None
     tip = browser.list_model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     assert "Label next (most uncertain)" in tip
@@ -345,7 +348,7 @@ def test_label_next_order_matches_the_probabilities(
     )
     assert browser.image_ids() == want
 
-    choose(combo, "Likely label errors")
+    choose(combo, "Likely label errors (ranked by the run)")
     rows = image_rows(project, list({i for i, _ in probs}))
     errors = []
     for (i, t), p in probs.items():
@@ -357,7 +360,8 @@ def test_label_next_order_matches_the_probabilities(
     assert browser.image_ids() == list(dict.fromkeys(i for _, i, _ in sorted(errors)))
 
     browser.set_run(None)
-    assert combo.findText("Likely label errors") < 0
+    assert combo.findText("Likely label errors (ranked by the run)") < 0
+    assert browser.sort_combo.findText("Run's ranking") < 0 and browser.sort_combo.isEnabled()
     assert combo.currentText() == "All" and browser.sort_combo.isEnabled()
     assert len(browser.image_ids()) == 12
 
@@ -391,7 +395,7 @@ def test_an_incomplete_run_leaves_the_browser_on_all_images(
     with session.project.transaction() as s:  # its predictions are being redone
         s.execute(update(Run).where(Run.id == run).values(predictions_complete=False))
     with qtbot.waitSignal(session.error) as blocker:
-        choose(browser.filter_combo, "Label next (most uncertain)")
+        choose(browser.filter_combo, "Label next (ranked by the run)")
     assert "incomplete" in str(blocker.args[0])
     assert browser.filter_combo.currentText() == "All"
     assert len(browser.image_ids()) == 12
