@@ -221,10 +221,10 @@ def run(write: str, w: Window, argument: str | None) -> None:
             block()
             return 0
 
-        QFileDialog.getExistingDirectory = staticmethod(  # type: ignore[method-assign]
+        QFileDialog.getExistingDirectory = staticmethod(  # type: ignore[method-assign, assignment]
             lambda *a, **k: argument
         )
-        import_images.ImportSummaryDialog.exec = summary  # type: ignore[method-assign, assignment]
+        import_images.ImportSummaryDialog.exec = summary  # type: ignore[method-assign]
         window.act_import.trigger()  # File → Import Images… (the toolbar's button)
     elif write == "accept_cell":
         row = w.panel.rows()[ACCEPT_TASK]
