@@ -26,6 +26,7 @@ run ends:
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import os
@@ -64,10 +65,8 @@ def parse_flags(flags: list[str]) -> dict[str, Any]:
             try:
                 value = int(value)
             except ValueError:
-                try:
+                with contextlib.suppress(ValueError):
                     value = float(value)
-                except ValueError:
-                    pass
             out[key] = value
             i += 2
         else:
@@ -192,24 +191,24 @@ class StandIn:
             reason = "no present cells in validation (0 present, 9 absent)" if na else None
             rows.append(
                 TaskMetricRow(
-                    task.id,
-                    task.name,
-                    epoch,
-                    60,
-                    80,
-                    20,
-                    0 if na else 12,
-                    9 if na else 14,
-                    5,
-                    0.5,
-                    ap,
-                    ap,
-                    ap,
-                    ap,
-                    ap,
-                    0.5,
-                    reason,
-                )  # fmt: skip
+                    task_id=task.id,
+                    name=task.name,
+                    epoch=epoch,
+                    train_present=60,
+                    train_absent=80,
+                    train_unknown=20,
+                    val_present=0 if na else 12,
+                    val_absent=9 if na else 14,
+                    val_unknown=5,
+                    loss=0.5,
+                    ap=ap,
+                    auc=ap,
+                    precision=ap,
+                    recall=ap,
+                    f1=ap,
+                    threshold=0.5,
+                    na_reason=reason,
+                )
             )
         known = [r.ap for r in rows if r.ap is not None]
         mean_ap = sum(known) / len(known) if known else None

@@ -233,7 +233,13 @@ class Stress:
         self._record(status, [shared, separate])
 
     def _record(self, status: str, run_id: object) -> None:
-        result = {"run": self.index, "kind": self.kind, "status": status, "run_id": run_id}
+        result = {
+            "run": self.index,
+            "kind": self.kind,
+            "status": status,
+            "run_id": run_id,
+            "t": round(time.monotonic() - self.started_at, 2),
+        }
         self.results.append(result)
         out(result)
         self._schedule_next()
@@ -298,17 +304,18 @@ class Stress:
     def _label(self) -> None:
         from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtWidgets import QApplication, QWidget
 
         window, rng = self.window, self.rng
         browser = window.view.browser
+        view: QWidget = browser.view  # the thumbnails: where the user's keys go
         image = browser.current_image()
         tasks = window.session.tasks()
         if image is None or not tasks:
             return
-        if QApplication.focusWidget() is not browser.view:
-            browser.view.setFocus()
-        if not window._labelling() or QApplication.focusWidget() is not browser.view:
+        if QApplication.focusWidget() is not view:
+            view.setFocus()
+        if not window._labelling() or QApplication.focusWidget() is not view:
             self.skipped_presses += 1
             return
         task = rng.randrange(min(len(tasks), 9))
@@ -316,11 +323,11 @@ class Stress:
         value = rng.choice([1, 0, None])
         ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
         if value == 0:
-            QTest.keyClick(browser.view, digit, shift)
+            QTest.keyClick(view, digit, shift)
         else:
-            QTest.keyClick(browser.view, digit, ctrl)  # unknown
+            QTest.keyClick(view, digit, ctrl)  # unknown
             if value == 1:
-                QTest.keyClick(browser.view, digit)  # ? → present
+                QTest.keyClick(view, digit)  # ? → present
         self.presses += 1
         out({"label": [image, tasks[task].id, value]})
 
@@ -376,7 +383,7 @@ class Stress:
         self.user.stop()
         self.probe_timer.stop()
         self.window.close()
-        QApplication.instance().exit(3)
+        QApplication.exit(3)
 
     def _finish(self) -> None:
         from PySide6.QtWidgets import QApplication
@@ -392,11 +399,13 @@ class Stress:
                     "skipped_presses": self.skipped_presses,
                     "actions": self.actions,
                     "seconds": round(time.monotonic() - self.started_at, 1),
+                    "predictions_run": self.window.predictions_run,
+                    "runs_listed": self.runs.model.rowCount(),
                 }
             }
         )
         self.window.close()
-        QApplication.instance().exit(0)
+        QApplication.exit(0)
 
 
 def main(argv: list[str]) -> int:
@@ -427,9 +436,9 @@ def main(argv: list[str]) -> int:
 
     real = trainer_process.default_program
     # The GPU probe asks the stand-in (no torch import: seconds of CPU each time).
-    trainer_process.default_program = lambda: stand_in("done")  # type: ignore[assignment]
+    trainer_process.default_program = lambda: stand_in("done")
     window = MainWindow()
-    trainer_process.default_program = real  # type: ignore[assignment]
+    trainer_process.default_program = real
     window.resize(1440, 880)
     window.show()
     window.activateWindow()
