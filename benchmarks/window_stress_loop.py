@@ -71,6 +71,7 @@ def main() -> int:
     parser.add_argument("--pythonmalloc", help="e.g. debug")
     parser.add_argument("--no-real", action="store_true", help="leave out the real runs")
     parser.add_argument("--keep", type=Path, default=Path("/tmp/mtlabel-stress"))
+    parser.add_argument("--keep-all", action="store_true", help="keep every iteration's stderr")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -143,10 +144,11 @@ def main() -> int:
             + ("" if not problems else f" — {'; '.join(problems)}"),
             flush=True,
         )
-        if problems:
+        if problems or args.keep_all:
             stem = args.keep / f"seed{seed}-{args.platform}"
             stem.with_suffix(".stdout").write_text(stdout)
             stem.with_suffix(".stderr").write_text(stderr)
+        if problems:
             print(stderr[-4000:], flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
