@@ -12,29 +12,17 @@ picture is the whole screen (ImageMagick ``import``), as a user sees it.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from app.main import make_application
 from app.main_window import MainWindow
 from core.project import Project
-
-
-def settle(ms: int = 700) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def shoot(out: Path, name: str) -> None:
-    settle()
-    subprocess.run(["import", "-window", "root", str(out / f"{name}.png")], check=True)
-    print("saved", out / f"{name}.png")
+from docs.screenshots import settle, shoot
 
 
 def main() -> None:
